@@ -1,0 +1,100 @@
+// One lint configuration for the whole workspace. The module-boundary rule is
+// what keeps the architecture honest: see docs/architecture.md, "Boundaries".
+import nx from '@nx/eslint-plugin';
+
+/** Packages that do I/O. The media core and other pure libraries take packets
+ * and return decisions; sockets, gRPC, HTTP and Redis live in adapters. */
+const ioPackages = [
+  'ioredis',
+  '@grpc/*',
+  'fastify',
+  '@fastify/*',
+  'werift',
+  'pino',
+  'pino-*',
+  'prom-client',
+];
+const ioBuiltins = ['net', 'dgram', 'http', 'https', 'http2', 'tls', 'child_process', 'fs', 'fs/promises', 'cluster', 'worker_threads'];
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    ignores: ['**/dist', '**/node_modules', '**/.nx', '**/coverage', 'libs/proto/src/gen/**'],
+  },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            // Pure code: ids, errors, units, the forwarding core. No I/O at all.
+            {
+              sourceTag: 'type:core',
+              onlyDependOnLibsWithTags: ['type:core'],
+              bannedExternalImports: ioPackages,
+            },
+            // Generated contracts: may use grpc-js and protobuf runtime, nothing of ours but core.
+            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:core'] },
+            // Adapters over shared state (Redis or memory).
+            {
+              sourceTag: 'type:data-access',
+              onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:testing'],
+              bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
+            },
+            // HTTP service scaffolding shared by the apps.
+            {
+              sourceTag: 'type:platform',
+              onlyDependOnLibsWithTags: ['type:core'],
+              bannedExternalImports: ['ioredis', 'werift'],
+            },
+            // Test harnesses (real redis-server on a free port, ...).
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core'] },
+            // Apps wire libraries together; an app never imports another app.
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+            },
+            // The all-in-one process composes the apps.
+            {
+              sourceTag: 'type:composite',
+              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Node builtins are not "external" packages to the nx rule, so pure
+    // libraries ban them with the core rule.
+    files: ['libs/core/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioBuiltins.flatMap((name) => [name, `node:${name}`]).map((name) => ({
+            name,
+            message: 'type:core code does no I/O; put it behind an adapter.',
+          })),
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-console': ['error', { allow: ['error'] }],
+    },
+  },
+  {
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+];

@@ -1,0 +1,211 @@
+/**
+ * The shared state that makes modules and ZCPs replaceable (DESIGN.md,
+ * "Processes"): module registry with liveness, module load, meeting → modules,
+ * the top MMR of each meeting, capacity reservations, and change events.
+ *
+ * One interface, two implementations: `RedisClusterState` for real
+ * deployments and `MemoryClusterState` for the all-in-one mode and unit tests.
+ * Both pass the same contract suite (`@meetedge/state/testing`). Everything
+ * that must be atomic across processes (reservations, top claims, expiry) is
+ * one operation of this interface, so callers never read-modify-write.
+ */
+import type { MeetingId, ModuleId, NodeId, ReservationId, ZoneId } from '@meetedge/core';
+
+/** Where a media module runs: inside a company network, or in the cloud as the cloud MMR. */
+export type ModuleRole = 'edge' | 'cloud';
+
+/** What a module announces when it registers (and re-announces after a reconnect). */
+export interface ModuleRegistration {
+  readonly id: ModuleId;
+  readonly zoneId: ZoneId;
+  readonly nodeId: NodeId;
+  readonly role: ModuleRole;
+  /** URL clients open their media session on (e.g. `wss://sfu-1.corp:443/v1/media`). */
+  readonly mediaUrl: string;
+  /** Capacity in units (SD participant = 1, HD = 2); 400 for a standard module. Positive integer. */
+  readonly capacityUnits: number;
+  /** Software version of the module, for the admin's view and for rolling upgrades. */
+  readonly version: string;
+}
+
+/** Load a module reports with each heartbeat. All fields are non-negative. */
+export interface ModuleLoad {
+  /** Participants with an open media session on the module. */
+  readonly participants: number;
+  /** Meetings with at least one participant on the module. */
+  readonly meetings: number;
+  /** Process CPU use, percent of one core (may exceed 100 on several cores). */
+  readonly cpuPercent: number;
+  /** Media sent by the module, kilobits per second. */
+  readonly egressKbps: number;
+}
+
+export const ZERO_LOAD: ModuleLoad = Object.freeze({ participants: 0, meetings: 0, cpuPercent: 0, egressKbps: 0 });
+
+/** A live module as the cluster state knows it. */
+export interface ModuleState extends ModuleRegistration {
+  readonly load: ModuleLoad;
+  /** Units held by reservations (pending or confirmed); never above `capacityUnits`. */
+  readonly reservedUnits: number;
+  /** A draining module keeps its participants but takes no new reservations. */
+  readonly draining: boolean;
+  /** When the module registered or last re-registered, ms since the epoch (store clock). */
+  readonly registeredAt: number;
+  /** When the module is considered gone unless it heartbeats again, ms since the epoch (store clock). */
+  readonly expiresAt: number;
+}
+
+export interface ReserveRequest {
+  readonly moduleId: ModuleId;
+  /** Chosen by the caller (e.g. the join ticket id); reserving the same id twice holds it once. */
+  readonly reservationId: ReservationId;
+  /** Units to hold: 1 for SD, 2 for HD (see `unitsFor`). Positive integer. */
+  readonly units: number;
+  /**
+   * A pending reservation is freed after this many ms unless confirmed
+   * (the ticket expired unused). Omit to hold it until released.
+   */
+  readonly pendingTtlMs?: number;
+}
+
+export type ReserveResult =
+  | { readonly ok: true; readonly reservedUnits: number; readonly capacityUnits: number }
+  | {
+      readonly ok: false;
+      /** `full`: not enough free units; `draining`: the module takes no new participants; `gone`: no such live module. */
+      readonly reason: 'full' | 'draining' | 'gone';
+      readonly reservedUnits: number;
+      readonly capacityUnits: number;
+    };
+
+export interface TopClaim {
+  /** True when the caller holds the top claim after the call (it won, or already held it). */
+  readonly won: boolean;
+  /** The module that holds the claim. */
+  readonly holder: ModuleId;
+}
+
+/** Changes other processes must react to. Each is delivered once to each subscriber. */
+export type ClusterEvent =
+  | {
+      readonly type: 'module-gone';
+      readonly moduleId: ModuleId;
+      readonly zoneId: ZoneId;
+      /** `expired`: heartbeats stopped; `deregistered`: the module left cleanly. */
+      readonly reason: 'expired' | 'deregistered';
+    }
+  | {
+      readonly type: 'top-released';
+      readonly meetingId: MeetingId;
+      readonly moduleId: ModuleId;
+      /** `released`: its holder let go; `module-gone`: its holder died or left. */
+      readonly reason: 'released' | 'module-gone';
+    };
+
+export type ClusterEventListener = (event: ClusterEvent) => void;
+
+export interface ClusterState {
+  // ── Module registry and liveness ────────────────────────────────────────
+
+  /**
+   * Records (or refreshes) a module and makes it live for `ttlMs`. Re-registering
+   * a live module keeps its reservations, meetings and top claims (a reconnect
+   * after a ZCP or Redis restart re-announces, it does not reset) and its
+   * draining flag; a new module starts with zero load, not draining.
+   */
+  registerModule(registration: ModuleRegistration, ttlMs: number): Promise<void>;
+
+  /**
+   * Extends a module's life by `ttlMs` and stores its load. Returns false when
+   * the module is not registered (it expired and was swept): the module must
+   * register again.
+   */
+  heartbeat(moduleId: ModuleId, load: ModuleLoad, ttlMs: number): Promise<boolean>;
+
+  /** Sets whether a module takes new reservations. Returns false when the module is not registered. */
+  setDraining(moduleId: ModuleId, draining: boolean): Promise<boolean>;
+
+  /** The module if it is registered and not past its expiry. */
+  getModule(moduleId: ModuleId): Promise<ModuleState | undefined>;
+
+  /** Live modules of a zone (expired ones are left out even before a sweep), ordered by id. */
+  listModules(zoneId: ZoneId): Promise<ModuleState[]>;
+
+  /**
+   * Removes a module that leaves cleanly: frees its reservations, drops it from
+   * its meetings, releases its top claims (events `top-released` with reason
+   * `module-gone`) and emits `module-gone` with reason `deregistered`.
+   * Returns false when it was not registered.
+   */
+  deregisterModule(moduleId: ModuleId): Promise<boolean>;
+
+  /**
+   * Removes every module past its expiry exactly as `deregisterModule` does
+   * (reason `expired`), and frees pending reservations past their TTL. Safe to
+   * call from every ZCP at once: each module is reported gone by one call only.
+   * Returns the modules this call removed.
+   */
+  sweepExpired(): Promise<ModuleId[]>;
+
+  // ── Capacity reservations ───────────────────────────────────────────────
+
+  /**
+   * Holds `units` on a module, atomically: the module's reserved units never
+   * exceed its capacity, whatever the number of concurrent callers and
+   * processes. Idempotent per reservation id. Refused (not thrown) when the
+   * module is full, draining or gone, so placement can try the next module.
+   */
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+
+  /** Makes a pending reservation permanent (the participant arrived). False when it is not held. */
+  confirmReservation(moduleId: ModuleId, reservationId: ReservationId): Promise<boolean>;
+
+  /** Frees a reservation (the participant left). False when it was not held. */
+  releaseReservation(moduleId: ModuleId, reservationId: ReservationId): Promise<boolean>;
+
+  // ── Meeting → modules ───────────────────────────────────────────────────
+
+  /** Records that a module carries a meeting. Returns false when the module is not live. */
+  addMeetingModule(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean>;
+
+  /** Records that a module no longer carries a meeting. */
+  removeMeetingModule(meetingId: MeetingId, moduleId: ModuleId): Promise<void>;
+
+  /** The live modules carrying a meeting, ordered by id. */
+  meetingModules(meetingId: MeetingId): Promise<ModuleId[]>;
+
+  // ── Top MMR of a meeting ────────────────────────────────────────────────
+
+  /**
+   * Claims top MMR for a meeting (compare-and-set): exactly one of any number
+   * of concurrent claimants wins; a holder claiming again still holds it.
+   * The claim lasts until its holder releases it or the holder is removed
+   * (deregistered or expired). Throws `MeetedgeError('NOT_FOUND')` when
+   * `moduleId` is not a live module, so a dead module can never become top.
+   */
+  claimTop(meetingId: MeetingId, moduleId: ModuleId): Promise<TopClaim>;
+
+  /**
+   * Releases the top claim if, and only if, `moduleId` holds it; emits
+   * `top-released` with reason `released`. Returns whether it released.
+   */
+  releaseTop(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean>;
+
+  /** The module holding top for a meeting, if any. */
+  getTop(meetingId: MeetingId): Promise<ModuleId | undefined>;
+
+  // ── Events and lifecycle ────────────────────────────────────────────────
+
+  /**
+   * Delivers every later event to `listener` (events of this process and of
+   * every other process sharing the store). Resolves once the subscription is
+   * active; the returned function unsubscribes. Listener errors are caught.
+   */
+  subscribe(listener: ClusterEventListener): Promise<() => Promise<void>>;
+
+  /** Resolves when the store answers; rejects with UNAVAILABLE when it does not. */
+  ping(): Promise<void>;
+
+  /** Closes connections. Idempotent. Calls after close reject with UNAVAILABLE. */
+  close(): Promise<void>;
+}
