@@ -16,6 +16,48 @@ const ioPackages = [
 ];
 const ioBuiltins = ['net', 'dgram', 'http', 'https', 'http2', 'tls', 'child_process', 'fs', 'fs/promises', 'cluster', 'worker_threads'];
 
+/** Options of @nx/enforce-module-boundaries; `allow` lists imports exempt from the app rule. */
+function boundaries(allow) {
+  return {
+    enforceBuildableLibDependency: false,
+    allow,
+    depConstraints: [
+      // Pure code: ids, errors, units, the forwarding core. No I/O at all.
+      {
+        sourceTag: 'type:core',
+        onlyDependOnLibsWithTags: ['type:core'],
+        bannedExternalImports: ioPackages,
+      },
+      // Generated contracts: may use grpc-js and protobuf runtime, nothing of ours but core.
+      { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:core'] },
+      // Adapters over shared state (Redis or memory).
+      {
+        sourceTag: 'type:data-access',
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:testing'],
+        bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
+      },
+      // HTTP service scaffolding shared by the apps.
+      {
+        sourceTag: 'type:platform',
+        onlyDependOnLibsWithTags: ['type:core'],
+        bannedExternalImports: ['ioredis', 'werift'],
+      },
+      // Test harnesses (real redis-server on a free port, ...).
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core'] },
+      // Apps wire libraries together; an app never imports another app.
+      {
+        sourceTag: 'type:app',
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+      },
+      // The all-in-one process composes the apps.
+      {
+        sourceTag: 'type:composite',
+        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+      },
+    ],
+  };
+}
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
@@ -24,48 +66,13 @@ export default [
   },
   {
     files: ['**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries([])] },
+  },
+  {
+    // The all-in-one process is the one place that composes whole apps.
+    files: ['apps/all-in-one/**/*.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            // Pure code: ids, errors, units, the forwarding core. No I/O at all.
-            {
-              sourceTag: 'type:core',
-              onlyDependOnLibsWithTags: ['type:core'],
-              bannedExternalImports: ioPackages,
-            },
-            // Generated contracts: may use grpc-js and protobuf runtime, nothing of ours but core.
-            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:core'] },
-            // Adapters over shared state (Redis or memory).
-            {
-              sourceTag: 'type:data-access',
-              onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:testing'],
-              bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
-            },
-            // HTTP service scaffolding shared by the apps.
-            {
-              sourceTag: 'type:platform',
-              onlyDependOnLibsWithTags: ['type:core'],
-              bannedExternalImports: ['ioredis', 'werift'],
-            },
-            // Test harnesses (real redis-server on a free port, ...).
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core'] },
-            // Apps wire libraries together; an app never imports another app.
-            {
-              sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
-            },
-            // The all-in-one process composes the apps.
-            {
-              sourceTag: 'type:composite',
-              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
-            },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries(['@meetedge/sfu', '@meetedge/zcp', '@meetedge/dashboard'])],
     },
   },
   {

@@ -1,1 +1,2 @@
-export {};
+export { allInOneConfigSpec, loadAllInOneConfig, type AllInOneConfig } from './config';
+export { buildSystem, type AllInOneSystem } from './system';

@@ -1,1 +1,2 @@
-export {};
+export { buildApp, type DashboardDeps } from './app';
+export { dashboardConfigSpec, loadDashboardConfig, type DashboardConfig } from './config';

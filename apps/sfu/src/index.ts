@@ -1,1 +1,2 @@
-export {};
+export { buildApp, type SfuDeps } from './app';
+export { loadSfuConfig, sfuConfigSpec, type SfuConfig } from './config';

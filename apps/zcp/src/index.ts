@@ -1,1 +1,2 @@
-export {};
+export { buildApp, type ZcpDeps } from './app';
+export { loadZcpConfig, zcpConfigSpec, type ZcpConfig } from './config';

@@ -17,6 +17,7 @@ export type ParticipantId = Id<'ParticipantId'>;
 export type AccountId = Id<'AccountId'>;
 export type UserId = Id<'UserId'>;
 export type ReservationId = Id<'ReservationId'>;
+export type ZcpId = Id<'ZcpId'>;
 
 /**
  * Ids are 1–64 characters of letters, digits, '-', '_' and '.', starting with
@@ -55,3 +56,4 @@ export const ParticipantId = idParser('ParticipantId');
 export const AccountId = idParser('AccountId');
 export const UserId = idParser('UserId');
 export const ReservationId = idParser('ReservationId');
+export const ZcpId = idParser('ZcpId');

@@ -1,1 +1,5 @@
-export {};
+export * from './config';
+export * from './logger';
+export * from './metrics';
+export * from './http';
+export * from './service';

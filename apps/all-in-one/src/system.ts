@@ -1,0 +1,57 @@
+/**
+ * The whole system in one process on the in-memory cluster state: the control
+ * plane, one zone ("local") with its ZCP and edge module, and the cloud MMR.
+ * Each service is built by its own app's `buildApp` from a config validated by
+ * that app's own spec, exactly as when it runs alone.
+ */
+import { loadDashboardConfig, buildApp as buildDashboard } from '@meetedge/dashboard';
+import { createServiceMetrics, type Logger, type Service } from '@meetedge/service-kit';
+import { buildApp as buildSfu, loadSfuConfig } from '@meetedge/sfu';
+import { MemoryClusterState, type ClusterState } from '@meetedge/state';
+import { buildApp as buildZcp, loadZcpConfig } from '@meetedge/zcp';
+import type { AllInOneConfig } from './config';
+
+export interface AllInOneSystem {
+  readonly state: ClusterState;
+  /** In start order; stop in reverse. */
+  readonly services: Service[];
+}
+
+export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSystem {
+  const state = new MemoryClusterState();
+  const common = { MEETEDGE_HTTP_HOST: config.httpHost, MEETEDGE_LOG_LEVEL: config.logLevel };
+  const dashboard = buildDashboard(
+    loadDashboardConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.dashboardPort) }),
+    // One process: Node's process metrics are reported once, by the control plane.
+    { logger, metrics: createServiceMetrics('dashboard', true) },
+  );
+  const zcp = buildZcp(
+    loadZcpConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.zcpPort), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'local' }),
+    { logger, state, metrics: createServiceMetrics('zcp', false) },
+  );
+  const sfu = buildSfu(
+    loadSfuConfig({
+      ...common,
+      MEETEDGE_HTTP_PORT: String(config.sfuPort),
+      MEETEDGE_MEDIA_PORT: String(config.sfuMediaPort),
+      MEETEDGE_MODULE_ID: 'sfu-1',
+      MEETEDGE_ZONE_ID: 'local',
+      MEETEDGE_NODE_ID: 'node-1',
+      MEETEDGE_ROLE: 'edge',
+    }),
+    { logger, state, metrics: createServiceMetrics('sfu', false) },
+  );
+  const cloudMmr = buildSfu(
+    loadSfuConfig({
+      ...common,
+      MEETEDGE_HTTP_PORT: String(config.cloudMmrPort),
+      MEETEDGE_MEDIA_PORT: String(config.cloudMmrMediaPort),
+      MEETEDGE_MODULE_ID: 'cloud-mmr-1',
+      MEETEDGE_ZONE_ID: 'cloud',
+      MEETEDGE_NODE_ID: 'cloud-node-1',
+      MEETEDGE_ROLE: 'cloud',
+    }),
+    { logger, state, metrics: createServiceMetrics('cloud-mmr', false) },
+  );
+  return { state, services: [dashboard, zcp, sfu, cloudMmr] };
+}

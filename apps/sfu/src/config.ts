@@ -1,0 +1,29 @@
+import { ModuleId, NodeId, ZoneId } from '@meetedge/core';
+import { commonKeys, key, loadConfig, stateKeys, type ConfigOf } from '@meetedge/service-kit';
+
+/** Every key the SFU/iMMR module accepts (see docs/configuration.md). */
+export const sfuConfigSpec = {
+  ...commonKeys,
+  ...stateKeys,
+  httpPort: key.port('MEETEDGE_HTTP_PORT', { doc: 'HTTP port: /healthz, /metrics, module API', default: 8100 }),
+  moduleId: key.id('MEETEDGE_MODULE_ID', ModuleId, { doc: 'this module\'s id, unique in the deployment' }),
+  zoneId: key.id('MEETEDGE_ZONE_ID', ZoneId, { doc: 'the zone (location) the module serves' }),
+  nodeId: key.id('MEETEDGE_NODE_ID', NodeId, { doc: 'the node (server) the module runs on; at most 4 modules per node' }),
+  role: key.oneOf('MEETEDGE_ROLE', ['edge', 'cloud'] as const, {
+    doc: 'edge: inside a company network; cloud: the cloud MMR',
+    default: 'edge',
+  }),
+  mediaPort: key.port('MEETEDGE_MEDIA_PORT', { doc: 'UDP (and ICE-TCP) port shared by all media of the module', default: 8801 }),
+  capacityUnits: key.int('MEETEDGE_CAPACITY_UNITS', {
+    doc: 'capacity in units: an SD participant costs 1, an HD participant 2',
+    default: 400,
+    min: 1,
+    max: 100_000,
+  }),
+};
+
+export type SfuConfig = ConfigOf<typeof sfuConfigSpec>;
+
+export function loadSfuConfig(env: Readonly<Record<string, string | undefined>>): SfuConfig {
+  return loadConfig(sfuConfigSpec, env);
+}
