@@ -45,7 +45,11 @@ export const ZERO_LOAD: ModuleLoad = Object.freeze({ participants: 0, meetings: 
 /** A live module as the cluster state knows it. */
 export interface ModuleState extends ModuleRegistration {
   readonly load: ModuleLoad;
-  /** Units held by reservations (pending or confirmed); never above `capacityUnits`. */
+  /**
+   * Units held by reservations (pending or confirmed); never above
+   * `capacityUnits`, unless a re-registration lowered the capacity (then no
+   * reservation is accepted until releases bring it under).
+   */
   readonly reservedUnits: number;
   /** A draining module keeps its participants but takes no new reservations. */
   readonly draining: boolean;
@@ -57,13 +61,19 @@ export interface ModuleState extends ModuleRegistration {
 
 export interface ReserveRequest {
   readonly moduleId: ModuleId;
-  /** Chosen by the caller (e.g. the join ticket id); reserving the same id twice holds it once. */
+  /**
+   * Chosen by the caller (e.g. the join ticket id); reserving the same id twice
+   * holds it once, with the units of the first call, and answers `ok` even if
+   * the module has since become full or draining.
+   */
   readonly reservationId: ReservationId;
   /** Units to hold: 1 for SD, 2 for HD (see `unitsFor`). Positive integer. */
   readonly units: number;
   /**
-   * A pending reservation is freed after this many ms unless confirmed
-   * (the ticket expired unused). Omit to hold it until released.
+   * A pending reservation is freed by the first `sweepExpired` after this many
+   * ms unless confirmed (the ticket expired unused); until that sweep it is
+   * still held and can be confirmed. Omit to hold it until released.
+   * Positive integer.
    */
   readonly pendingTtlMs?: number;
 }
@@ -72,7 +82,10 @@ export type ReserveResult =
   | { readonly ok: true; readonly reservedUnits: number; readonly capacityUnits: number }
   | {
       readonly ok: false;
-      /** `full`: not enough free units; `draining`: the module takes no new participants; `gone`: no such live module. */
+      /**
+       * `full`: not enough free units; `draining`: the module takes no new
+       * participants; `gone`: no such live module (units are then both 0).
+       */
       readonly reason: 'full' | 'draining' | 'gone';
       readonly reservedUnits: number;
       readonly capacityUnits: number;
@@ -85,7 +98,12 @@ export interface TopClaim {
   readonly holder: ModuleId;
 }
 
-/** Changes other processes must react to. Each is delivered once to each subscriber. */
+/**
+ * Changes other processes must react to. Each is delivered at most once to
+ * each subscriber: with Redis, events published while a subscriber's
+ * connection is down are lost, so after a reconnect a subscriber re-reads
+ * the state it depends on (e.g. `getTop`) instead of waiting for an event.
+ */
 export type ClusterEvent =
   | {
       readonly type: 'module-gone';
@@ -111,14 +129,16 @@ export interface ClusterState {
    * Records (or refreshes) a module and makes it live for `ttlMs`. Re-registering
    * a live module keeps its reservations, meetings and top claims (a reconnect
    * after a ZCP or Redis restart re-announces, it does not reset) and its
-   * draining flag; a new module starts with zero load, not draining.
+   * draining flag; so does re-registering one that expired but was not swept
+   * yet. A new module starts with zero load, not draining. TTLs are positive
+   * integers of ms, at most 2^31 - 1.
    */
   registerModule(registration: ModuleRegistration, ttlMs: number): Promise<void>;
 
   /**
-   * Extends a module's life by `ttlMs` and stores its load. Returns false when
-   * the module is not registered (it expired and was swept): the module must
-   * register again.
+   * Makes a module live for `ttlMs` from now and stores its load. Returns false
+   * when the module is not registered (it expired and was swept): the module
+   * must register again.
    */
   heartbeat(moduleId: ModuleId, load: ModuleLoad, ttlMs: number): Promise<boolean>;
 
@@ -191,7 +211,7 @@ export interface ClusterState {
    */
   releaseTop(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean>;
 
-  /** The module holding top for a meeting, if any. */
+  /** The module holding top for a meeting, if any (a holder that expired keeps it until it is swept). */
   getTop(meetingId: MeetingId): Promise<ModuleId | undefined>;
 
   // ── Events and lifecycle ────────────────────────────────────────────────

@@ -1,4 +1,5 @@
 import type { ClusterState } from './cluster-state';
+import type { StateLogger } from './logger';
 import { MemoryClusterState } from './memory-cluster-state';
 import { RedisClusterState } from './redis-cluster-state';
 
@@ -15,7 +16,7 @@ export interface StateSettings {
  */
 export async function openClusterState(
   settings: StateSettings,
-  logger: { warn(obj: object, msg: string): void },
+  logger: StateLogger,
 ): Promise<ClusterState> {
   if (settings.state === 'memory') return new MemoryClusterState();
   const store = new RedisClusterState({ url: settings.redisUrl, logger });

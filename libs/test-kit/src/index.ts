@@ -1,1 +1,2 @@
-export {};
+export { startRedis, pingOnce, MissingRedisServerError, type TestRedis, type StartRedisOptions } from './redis-server';
+export { waitFor, sleep, type WaitForOptions } from './wait-for';

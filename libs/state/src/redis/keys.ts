@@ -1,0 +1,108 @@
+/**
+ * Every Redis key and channel `RedisClusterState` uses, in one place
+ * (docs/redis-keys.md is the operator's view of the same list).
+ *
+ * Each name is a template relative to the key prefix (default `meetedge:`):
+ * `{moduleId}` and friends are filled with ids, which never contain ':' or
+ * braces (core's id syntax), so every name is unambiguous. The same templates
+ * generate the key builders of the Lua scripts (`luaKeyFunctions`), so the
+ * TypeScript side and the scripts cannot disagree on a name.
+ */
+
+/** Prefix of every key and of the event channel unless the options say otherwise. */
+export const DEFAULT_KEY_PREFIX = 'meetedge:';
+
+export const KEY_TEMPLATES = {
+  /**
+   * Hash, one per registered module (swept or deregistered → deleted):
+   * id, zoneId, nodeId, role, mediaUrl, capacityUnits, version (the
+   * registration); registeredAt, expiresAt (ms, Redis server clock);
+   * participants, meetings, cpuPercent, egressKbps (last heartbeat's load);
+   * reservedUnits (sum of the module's reservations); draining ('0' | '1').
+   * No Redis TTL: expiry is `expiresAt`, acted on by `sweepExpired`, so the
+   * module's reservations, meetings and tops are cleaned up with it.
+   */
+  module: 'module:{moduleId}',
+  /** Sorted set, member moduleId, score expiresAt (ms, Redis server clock): what `sweepExpired` scans. */
+  moduleExpiry: 'modules:expiry',
+  /** Set of moduleIds registered in a zone (live or expired-not-yet-swept); `listModules` filters by expiry. */
+  zoneModules: 'zone:{zoneId}:modules',
+  /** Hash reservationId => units (decimal string), the module's reservations, pending or confirmed. */
+  moduleReservations: 'module:{moduleId}:reservations',
+  /**
+   * Sorted set, member `${moduleId}:${reservationId}`, score deadline (ms,
+   * Redis server clock): the pending (unconfirmed) reservations that have a
+   * TTL. Confirming removes the member; `sweepExpired` frees what is past due.
+   */
+  pendingReservations: 'reservations:pending',
+  /** Set of moduleIds carrying a meeting (`meetingModules` filters by expiry). */
+  meetingModules: 'meeting:{meetingId}:modules',
+  /** Set of meetingIds a module carries: the reverse index that lets removal drop it from each meeting. */
+  moduleMeetings: 'module:{moduleId}:meetings',
+  /** String, the moduleId holding top MMR of a meeting; no TTL, lives until released or its holder is removed. */
+  meetingTop: 'meeting:{meetingId}:top',
+  /** Set of meetingIds whose top a module holds: the reverse index that lets removal release them. */
+  moduleTops: 'module:{moduleId}:tops',
+  /** Pub/sub channel (not a key): one JSON `ClusterEvent` per message. */
+  events: 'events',
+} as const;
+
+export type KeyName = keyof typeof KEY_TEMPLATES;
+
+/** Keys without placeholders; the scripts receive these in KEYS, in this order. */
+export const FIXED_KEYS = ['moduleExpiry', 'pendingReservations'] as const satisfies readonly KeyName[];
+
+/** The full name of `name` under `prefix`, placeholders filled from `ids`. */
+export function keyName(prefix: string, name: KeyName, ids: Readonly<Record<string, string>> = {}): string {
+  return (
+    prefix +
+    KEY_TEMPLATES[name].replace(/\{(\w+)\}/g, (_match, placeholder: string) => {
+      const value = ids[placeholder];
+      if (value === undefined) throw new Error(`key ${name} needs ${placeholder}`);
+      return value;
+    })
+  );
+}
+
+/** Builders for a given prefix, as the TypeScript side uses them. */
+export function clusterKeys(prefix: string) {
+  return {
+    prefix,
+    events: keyName(prefix, 'events'),
+    moduleExpiry: keyName(prefix, 'moduleExpiry'),
+    pendingReservations: keyName(prefix, 'pendingReservations'),
+    module: (moduleId: string) => keyName(prefix, 'module', { moduleId }),
+    zoneModules: (zoneId: string) => keyName(prefix, 'zoneModules', { zoneId }),
+    moduleReservations: (moduleId: string) => keyName(prefix, 'moduleReservations', { moduleId }),
+    meetingModules: (meetingId: string) => keyName(prefix, 'meetingModules', { meetingId }),
+    moduleMeetings: (moduleId: string) => keyName(prefix, 'moduleMeetings', { moduleId }),
+    meetingTop: (meetingId: string) => keyName(prefix, 'meetingTop', { meetingId }),
+    moduleTops: (moduleId: string) => keyName(prefix, 'moduleTops', { moduleId }),
+  };
+}
+
+export type ClusterKeys = ReturnType<typeof clusterKeys>;
+
+/**
+ * Lua source defining `K_<name>(...)` for every template, building names from
+ * the prefix `P` (ARGV[1]) exactly as `keyName` does. Keys built from ids
+ * inside scripts are not declared in KEYS; that is why a single Redis (or
+ * Sentinel) is supported and Redis Cluster is not.
+ */
+export function luaKeyFunctions(): string {
+  return Object.entries(KEY_TEMPLATES)
+    .map(([name, template]) => {
+      const params: string[] = [];
+      const parts = template.split(/(\{\w+\})/).filter((part) => part !== '');
+      const body = parts.map((part) => {
+        const placeholder = /^\{(\w+)\}$/.exec(part);
+        if (placeholder?.[1]) {
+          params.push(placeholder[1]);
+          return placeholder[1];
+        }
+        return `'${part}'`;
+      });
+      return `local function K_${name}(${params.join(', ')}) return P .. ${body.join(' .. ')} end`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,323 @@
+/**
+ * The Lua scripts behind `RedisClusterState`. Every operation that reads and
+ * then writes runs as one script, so it is atomic against every other process
+ * sharing the Redis (docs/redis-keys.md, "Scripts", says why each needs it).
+ *
+ * Calling convention, the same for all scripts:
+ * - KEYS = the fixed keys of `FIXED_KEYS` (module expiry zset, pending
+ *   reservations zset);
+ * - ARGV[1] = the key prefix; keys built from ids are derived from it inside
+ *   the script (`K_*` functions generated from keys.ts). That is why only a
+ *   single Redis (or Sentinel) is supported, not Redis Cluster.
+ * - "now" is Redis server time (`TIME`), never a caller's clock, so ZCPs with
+ *   skewed clocks agree on who is live. Timestamps are integer ms.
+ */
+import { createHash } from 'node:crypto';
+import type Redis from 'ioredis';
+import { luaKeyFunctions } from './keys';
+
+const PRELUDE = `
+local P = ARGV[1]
+local EXPIRY = KEYS[1]
+local PENDING = KEYS[2]
+${luaKeyFunctions()}
+
+-- Redis server time in integer ms: the one clock every process agrees on.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Integer to decimal string; a bare Lua number could be sent as 1.7e+12.
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+local function is_live(module_id, now)
+  local expires = redis.call('HGET', K_module(module_id), 'expiresAt')
+  return expires ~= false and tonumber(expires) > now
+end
+
+local function publish(event)
+  redis.call('PUBLISH', K_events(), cjson.encode(event))
+end
+
+-- Removes a module and everything that hangs off it, publishing what
+-- changed. Returns false when there was no module hash (only a stale index).
+local function remove_module(id, reason)
+  local mk = K_module(id)
+  local zone = redis.call('HGET', mk, 'zoneId')
+  redis.call('ZREM', EXPIRY, id)
+  if not zone then return false end
+  redis.call('DEL', mk)
+  redis.call('SREM', K_zoneModules(zone), id)
+
+  local rk = K_moduleReservations(id)
+  for _, rid in ipairs(redis.call('HKEYS', rk)) do
+    redis.call('ZREM', PENDING, id .. ':' .. rid)
+  end
+  redis.call('DEL', rk)
+
+  local mmk = K_moduleMeetings(id)
+  for _, meeting in ipairs(redis.call('SMEMBERS', mmk)) do
+    redis.call('SREM', K_meetingModules(meeting), id)
+  end
+  redis.call('DEL', mmk)
+
+  local tk = K_moduleTops(id)
+  for _, meeting in ipairs(redis.call('SMEMBERS', tk)) do
+    local top = K_meetingTop(meeting)
+    if redis.call('GET', top) == id then
+      redis.call('DEL', top)
+      publish({ type = 'top-released', meetingId = meeting, moduleId = id, reason = 'module-gone' })
+    end
+  end
+  redis.call('DEL', tk)
+
+  publish({ type = 'module-gone', moduleId = id, zoneId = zone, reason = reason })
+  return true
+end
+`;
+
+/** ARGV: id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, ttlMs. */
+const REGISTER = `
+local id, zone = ARGV[2], ARGV[3]
+local now = now_ms()
+local mk = K_module(id)
+local previous_zone = redis.call('HGET', mk, 'zoneId')
+if previous_zone then
+  -- A re-registration keeps load, reservations, draining, meetings and tops.
+  if previous_zone ~= zone then redis.call('SREM', K_zoneModules(previous_zone), id) end
+else
+  redis.call('HSET', mk, 'participants', '0', 'meetings', '0', 'cpuPercent', '0', 'egressKbps', '0',
+    'reservedUnits', '0', 'draining', '0')
+end
+local expires = int(now + tonumber(ARGV[9]))
+redis.call('HSET', mk, 'id', id, 'zoneId', zone, 'nodeId', ARGV[4], 'role', ARGV[5], 'mediaUrl', ARGV[6],
+  'capacityUnits', ARGV[7], 'version', ARGV[8], 'registeredAt', int(now), 'expiresAt', expires)
+redis.call('ZADD', EXPIRY, expires, id)
+redis.call('SADD', K_zoneModules(zone), id)
+return 1
+`;
+
+/** ARGV: id, participants, meetings, cpuPercent, egressKbps, ttlMs. Returns 1, or 0 when not registered. */
+const HEARTBEAT = `
+local id = ARGV[2]
+local mk = K_module(id)
+if redis.call('EXISTS', mk) == 0 then return 0 end
+local expires = int(now_ms() + tonumber(ARGV[7]))
+redis.call('HSET', mk, 'participants', ARGV[3], 'meetings', ARGV[4], 'cpuPercent', ARGV[5], 'egressKbps', ARGV[6],
+  'expiresAt', expires)
+redis.call('ZADD', EXPIRY, expires, id)
+return 1
+`;
+
+/** ARGV: id, '0' | '1'. Returns 1, or 0 when not registered. */
+const SET_DRAINING = `
+local mk = K_module(ARGV[2])
+if redis.call('EXISTS', mk) == 0 then return 0 end
+redis.call('HSET', mk, 'draining', ARGV[3])
+return 1
+`;
+
+/** ARGV: id. Returns the module hash as a flat list, or nil when not live. */
+const GET_MODULE = `
+if not is_live(ARGV[2], now_ms()) then return nil end
+return redis.call('HGETALL', K_module(ARGV[2]))
+`;
+
+/** ARGV: zoneId. Returns the live modules of the zone, each a flat list. */
+const LIST_ZONE = `
+local now = now_ms()
+local result = {}
+for _, id in ipairs(redis.call('SMEMBERS', K_zoneModules(ARGV[2]))) do
+  if is_live(id, now) then table.insert(result, redis.call('HGETALL', K_module(id))) end
+end
+return result
+`;
+
+/** ARGV: id. Returns 1, or 0 when not registered. */
+const DEREGISTER = `
+if remove_module(ARGV[2], 'deregistered') then return 1 end
+return 0
+`;
+
+/**
+ * ARGV: batch size. Removes up to that many expired modules and frees up to
+ * that many overdue pending reservations. Returns { removed ids, more (0|1) }.
+ * Atomic, so of several concurrent sweepers exactly one removes (and reports)
+ * each module.
+ */
+const SWEEP = `
+local limit = tonumber(ARGV[2])
+local now = now_ms()
+local removed = {}
+local due = redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(due) do
+  local expires = redis.call('HGET', K_module(id), 'expiresAt')
+  if expires and tonumber(expires) > now then
+    redis.call('ZADD', EXPIRY, expires, id) -- stale score; the hash is the truth
+  elseif remove_module(id, 'expired') then
+    table.insert(removed, id)
+  end
+end
+local overdue = redis.call('ZRANGEBYSCORE', PENDING, '-inf', now, 'LIMIT', 0, limit)
+for _, member in ipairs(overdue) do
+  redis.call('ZREM', PENDING, member)
+  local sep = string.find(member, ':', 1, true)
+  local module_id, rid = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
+  local rk = K_moduleReservations(module_id)
+  local units = redis.call('HGET', rk, rid)
+  if units then
+    redis.call('HDEL', rk, rid)
+    local mk = K_module(module_id)
+    if redis.call('EXISTS', mk) == 1 then redis.call('HINCRBY', mk, 'reservedUnits', -tonumber(units)) end
+  end
+end
+local more = 0
+if #due == limit or #overdue == limit then more = 1 end
+return { removed, more }
+`;
+
+/**
+ * ARGV: moduleId, reservationId, units, pendingTtlMs ('' = none).
+ * Returns { 'ok' | 'full' | 'draining' | 'gone', reservedUnits, capacityUnits }.
+ * Check and increment in one step: reservedUnits never passes capacityUnits.
+ */
+const RESERVE = `
+local module_id, rid, units, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local now = now_ms()
+local mk = K_module(module_id)
+local h = redis.call('HMGET', mk, 'expiresAt', 'capacityUnits', 'reservedUnits', 'draining')
+if not h[1] or tonumber(h[1]) <= now then return { 'gone', 0, 0 } end
+local capacity, reserved = tonumber(h[2]), tonumber(h[3])
+local rk = K_moduleReservations(module_id)
+if redis.call('HEXISTS', rk, rid) == 1 then return { 'ok', reserved, capacity } end
+if h[4] == '1' then return { 'draining', reserved, capacity } end
+if reserved + units > capacity then return { 'full', reserved, capacity } end
+redis.call('HSET', rk, rid, units)
+reserved = redis.call('HINCRBY', mk, 'reservedUnits', units)
+if ttl ~= '' then redis.call('ZADD', PENDING, int(now + tonumber(ttl)), module_id .. ':' .. rid) end
+return { 'ok', reserved, capacity }
+`;
+
+/** ARGV: moduleId, reservationId. Returns 1, or 0 when not held. */
+const CONFIRM = `
+if redis.call('HEXISTS', K_moduleReservations(ARGV[2]), ARGV[3]) == 0 then return 0 end
+redis.call('ZREM', PENDING, ARGV[2] .. ':' .. ARGV[3])
+return 1
+`;
+
+/** ARGV: moduleId, reservationId. Returns 1, or 0 when not held. */
+const RELEASE = `
+local module_id, rid = ARGV[2], ARGV[3]
+local rk = K_moduleReservations(module_id)
+local units = redis.call('HGET', rk, rid)
+if not units then return 0 end
+redis.call('HDEL', rk, rid)
+redis.call('ZREM', PENDING, module_id .. ':' .. rid)
+local mk = K_module(module_id)
+if redis.call('EXISTS', mk) == 1 then redis.call('HINCRBY', mk, 'reservedUnits', -tonumber(units)) end
+return 1
+`;
+
+/** ARGV: meetingId, moduleId. Returns 1, or 0 when the module is not live. */
+const ADD_MEETING_MODULE = `
+local meeting, module_id = ARGV[2], ARGV[3]
+if not is_live(module_id, now_ms()) then return 0 end
+redis.call('SADD', K_meetingModules(meeting), module_id)
+redis.call('SADD', K_moduleMeetings(module_id), meeting)
+return 1
+`;
+
+/** ARGV: meetingId, moduleId. Both directions of the index in one step. */
+const REMOVE_MEETING_MODULE = `
+redis.call('SREM', K_meetingModules(ARGV[2]), ARGV[3])
+redis.call('SREM', K_moduleMeetings(ARGV[3]), ARGV[2])
+return 1
+`;
+
+/** ARGV: meetingId. Returns the live module ids carrying it (unordered). */
+const MEETING_MODULES = `
+local now = now_ms()
+local result = {}
+for _, id in ipairs(redis.call('SMEMBERS', K_meetingModules(ARGV[2]))) do
+  if is_live(id, now) then table.insert(result, id) end
+end
+return result
+`;
+
+/**
+ * ARGV: meetingId, moduleId. Returns { 'not_found' } when the claimant is not
+ * live, else { 'won' | 'lost', holder }. SET NX: the first claimant wins.
+ */
+const CLAIM_TOP = `
+local meeting, module_id = ARGV[2], ARGV[3]
+if not is_live(module_id, now_ms()) then return { 'not_found' } end
+local top = K_meetingTop(meeting)
+if redis.call('SET', top, module_id, 'NX') then
+  redis.call('SADD', K_moduleTops(module_id), meeting)
+  return { 'won', module_id }
+end
+local holder = redis.call('GET', top)
+if holder == module_id then return { 'won', holder } end
+return { 'lost', holder }
+`;
+
+/** ARGV: meetingId, moduleId. Compare-and-delete; returns 1 when it released. */
+const RELEASE_TOP = `
+local meeting, module_id = ARGV[2], ARGV[3]
+local top = K_meetingTop(meeting)
+if redis.call('GET', top) ~= module_id then return 0 end
+redis.call('DEL', top)
+redis.call('SREM', K_moduleTops(module_id), meeting)
+publish({ type = 'top-released', meetingId = meeting, moduleId = module_id, reason = 'released' })
+return 1
+`;
+
+/** One script: its source (prelude included) and SHA1, run by EVALSHA with an EVAL fallback. */
+export class LuaScript {
+  readonly source: string;
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    body: string,
+  ) {
+    this.source = `${PRELUDE}\n${body}`;
+    this.sha = createHash('sha1').update(this.source).digest('hex');
+  }
+
+  /**
+   * EVALSHA first (scripts are cached by Redis); on NOSCRIPT, after a Redis
+   * restart or on a fresh server, EVAL sends the source once and caches it.
+   */
+  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return client.eval(this.source, keys.length, ...keys, ...args);
+      }
+      throw err;
+    }
+  }
+}
+
+export const SCRIPTS = {
+  register: new LuaScript('register', REGISTER),
+  heartbeat: new LuaScript('heartbeat', HEARTBEAT),
+  setDraining: new LuaScript('setDraining', SET_DRAINING),
+  getModule: new LuaScript('getModule', GET_MODULE),
+  listZone: new LuaScript('listZone', LIST_ZONE),
+  deregister: new LuaScript('deregister', DEREGISTER),
+  sweep: new LuaScript('sweep', SWEEP),
+  reserve: new LuaScript('reserve', RESERVE),
+  confirm: new LuaScript('confirm', CONFIRM),
+  release: new LuaScript('release', RELEASE),
+  addMeetingModule: new LuaScript('addMeetingModule', ADD_MEETING_MODULE),
+  removeMeetingModule: new LuaScript('removeMeetingModule', REMOVE_MEETING_MODULE),
+  meetingModules: new LuaScript('meetingModules', MEETING_MODULES),
+  claimTop: new LuaScript('claimTop', CLAIM_TOP),
+  releaseTop: new LuaScript('releaseTop', RELEASE_TOP),
+} as const;
