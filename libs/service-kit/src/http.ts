@@ -76,7 +76,6 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // pino's Logger is wider than fastify's base logger type; they are the same object.
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    disableRequestLogging: false,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });

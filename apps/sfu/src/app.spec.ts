@@ -1,0 +1,60 @@
+import { createLogger, type Service } from '@meetedge/service-kit';
+import { MemoryClusterState } from '@meetedge/state';
+import { buildApp } from './app';
+import { loadSfuConfig } from './config';
+
+describe('sfu app', () => {
+  let state: MemoryClusterState;
+  let app: Service;
+
+  beforeEach(async () => {
+    state = new MemoryClusterState();
+    const config = loadSfuConfig({
+      MEETEDGE_MODULE_ID: 'sfu-7',
+      MEETEDGE_ZONE_ID: 'hq',
+      MEETEDGE_NODE_ID: 'node-2',
+      MEETEDGE_ROLE: 'cloud',
+      MEETEDGE_CAPACITY_UNITS: '200',
+    });
+    app = buildApp(config, { logger: createLogger({ level: 'silent' }), state, ownsState: true });
+    await app.http.ready();
+  });
+
+  afterEach(() => app.close());
+
+  it('is named after its role', () => {
+    expect(app.name).toBe('cloud-mmr');
+  });
+
+  it('GET /v1/module tells who the module is', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/v1/module' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      id: 'sfu-7',
+      zoneId: 'hq',
+      nodeId: 'node-2',
+      role: 'cloud',
+      mediaPort: 8801,
+      capacityUnits: 200,
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
+  });
+
+  it('GET /healthz is 200 while the cluster state answers, 503 once it does not', async () => {
+    expect((await app.http.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok', service: 'cloud-mmr', checks: { state: 'ok' } });
+    await state.close();
+    const res = await app.http.inject({ method: 'GET', url: '/healthz' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ checks: { state: 'UNAVAILABLE' } });
+  });
+
+  it('GET /metrics is labelled with the service', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/metrics' });
+    expect(res.body).toContain('service="cloud-mmr"');
+  });
+
+  it('close() is idempotent and closes the store it owns', async () => {
+    await Promise.all([app.close(), app.close()]);
+    await expect(state.ping()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
