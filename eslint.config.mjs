@@ -69,8 +69,9 @@ export default [
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries([])] },
   },
   {
-    // The all-in-one process is the one place that composes whole apps.
-    files: ['apps/all-in-one/**/*.ts'],
+    // The all-in-one process composes whole apps, and the deployment checks
+    // read the apps' config specs.
+    files: ['apps/all-in-one/**/*.ts', 'tools/deploy-check/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': ['error', boundaries(['@meetedge/sfu', '@meetedge/zcp', '@meetedge/dashboard'])],
     },

@@ -21,4 +21,5 @@ module.exports = {
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   moduleNameMapper,
   testTimeout: 30000,
+  reporters: ['default', path.join(__dirname, 'tools/scripts/jest-results-reporter.cjs')],
 };
