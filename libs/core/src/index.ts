@@ -2,3 +2,4 @@ export * from './ids';
 export * from './errors';
 export * from './capacity';
 export * from './version';
+export * from './ticket';
