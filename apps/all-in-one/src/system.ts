@@ -20,18 +20,20 @@ export interface AllInOneSystem {
 export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSystem {
   const state = new MemoryClusterState();
   const common = { MEETEDGE_HTTP_HOST: config.httpHost, MEETEDGE_LOG_LEVEL: config.logLevel };
+  const onMemory = { MEETEDGE_STATE: 'memory' };
   const dashboard = buildDashboard(
     loadDashboardConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.dashboardPort) }),
     // One process: Node's process metrics are reported once, by the control plane.
     { logger, metrics: createServiceMetrics('dashboard', true) },
   );
   const zcp = buildZcp(
-    loadZcpConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.zcpPort), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'local' }),
+    loadZcpConfig({ ...common, ...onMemory, MEETEDGE_HTTP_PORT: String(config.zcpPort), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'local' }),
     { logger, state, metrics: createServiceMetrics('zcp', false) },
   );
   const sfu = buildSfu(
     loadSfuConfig({
       ...common,
+      ...onMemory,
       MEETEDGE_HTTP_PORT: String(config.sfuPort),
       MEETEDGE_MEDIA_PORT: String(config.sfuMediaPort),
       MEETEDGE_MODULE_ID: 'sfu-1',
@@ -44,6 +46,7 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
   const cloudMmr = buildSfu(
     loadSfuConfig({
       ...common,
+      ...onMemory,
       MEETEDGE_HTTP_PORT: String(config.cloudMmrPort),
       MEETEDGE_MEDIA_PORT: String(config.cloudMmrMediaPort),
       MEETEDGE_MODULE_ID: 'cloud-mmr-1',

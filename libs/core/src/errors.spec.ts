@@ -27,6 +27,15 @@ describe('toErrorBody', () => {
     });
   });
 
+  it.each([
+    ['UNAVAILABLE', 'redis is not reachable: connect ECONNREFUSED 10.1.2.3:6379', 'a service this request needs is unavailable; try again'],
+    ['INTERNAL', 'invariant broken in slot 7', 'internal error'],
+  ] as const)('hides the message and details of %s', (code, message, shown) => {
+    const out = toErrorBody(new MeetedgeError(code, message, { host: '10.1.2.3' }));
+    expect(out.body).toEqual({ error: { code, message: shown } });
+    expect(JSON.stringify(out)).not.toContain('10.1.2.3');
+  });
+
   it('hides everything of an unexpected error', () => {
     const out = toErrorBody(new TypeError('cannot read secretKey of undefined'));
     expect(out.status).toBe(500);

@@ -6,14 +6,19 @@
  * log.
  */
 
-/** Every code the system answers with, and what it maps to at each door. */
+/**
+ * Every code the system answers with, and what it maps to at each door. A code
+ * with a `publicMessage` hides its own message from callers: such messages
+ * name hosts, addresses and internals (a Redis URL, a driver's error text),
+ * which stay in the log.
+ */
 export const ERROR_CODES = {
   /** A request, message or value failed validation. */
   INVALID_ARGUMENT: { http: 400, grpc: 3 },
   /** An identifier does not have the id syntax. */
   INVALID_ID: { http: 400, grpc: 3 },
   /** A configuration key is unknown or its value is invalid (boot only). */
-  INVALID_CONFIG: { http: 500, grpc: 9 },
+  INVALID_CONFIG: { http: 500, grpc: 9, publicMessage: 'the service is misconfigured' },
   /** No credentials, or credentials that do not verify. */
   UNAUTHENTICATED: { http: 401, grpc: 16 },
   /** Authenticated, but not allowed to do this. */
@@ -28,10 +33,11 @@ export const ERROR_CODES = {
   /** Too many requests from one user or address. */
   RATE_LIMITED: { http: 429, grpc: 8 },
   /** A dependency (Redis, a peer service) is not reachable right now. */
-  UNAVAILABLE: { http: 503, grpc: 14 },
+  UNAVAILABLE: { http: 503, grpc: 14, publicMessage: 'a service this request needs is unavailable; try again' },
   /** A bug or an unexpected failure; details are logged, never returned. */
-  INTERNAL: { http: 500, grpc: 13 },
-} as const satisfies Record<string, { http: number; grpc: number }>;
+  INTERNAL: { http: 500, grpc: 13, publicMessage: 'internal error' },
+} as const satisfies Record<string, { http: number; grpc: number; publicMessage?: string }>;
+
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -72,18 +78,21 @@ export interface ErrorBody {
 
 /**
  * Translates anything thrown into what may be shown to a caller. Coded errors
- * keep their message; anything else becomes INTERNAL with a generic message, so
+ * keep their message, except codes with a `publicMessage` (their message stays in
+ * the log, the caller gets a generic one); anything else becomes INTERNAL, so
  * stack traces and internals never leave the process.
  */
 export function toErrorBody(err: unknown): { status: number; grpcStatus: number; body: ErrorBody } {
   if (isMeetedgeError(err)) {
-    const body: ErrorBody = { error: { code: err.code, message: err.message } };
-    if (err.details) body.error.details = { ...err.details };
+    const spec = ERROR_CODES[err.code];
+    const hidden: string | undefined = 'publicMessage' in spec ? spec.publicMessage : undefined;
+    const body: ErrorBody = { error: { code: err.code, message: hidden ?? err.message } };
+    if (err.details && hidden === undefined) body.error.details = { ...err.details };
     return { status: err.httpStatus, grpcStatus: err.grpcStatus, body };
   }
   return {
     status: 500,
     grpcStatus: ERROR_CODES.INTERNAL.grpc,
-    body: { error: { code: 'INTERNAL', message: 'internal error' } },
+    body: { error: { code: 'INTERNAL', message: ERROR_CODES.INTERNAL.publicMessage } },
   };
 }

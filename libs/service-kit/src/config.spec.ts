@@ -56,6 +56,11 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('\n');
   });
 
+  it('never echoes the password of a refused URL', () => {
+    const err = configError({ MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_REDIS_URL: 'http://app:s3cret@redis:6379' });
+    expect(err.message).toBe('config MEETEDGE_REDIS_URL: expected a redis: URL, got "http://app:***@redis:6379"');
+  });
+
   it('refuses an unknown MEETEDGE_ key (a typo must not be silently ignored)', () => {
     const err = configError({ MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_HTTP_PROT: '1' });
     expect(err.key).toBe('MEETEDGE_HTTP_PROT');

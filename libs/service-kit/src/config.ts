@@ -21,6 +21,8 @@ export interface KeySpec<T> {
   readonly default?: T;
   /** Returns the value or throws an Error whose message says what was expected. */
   parse(raw: string): T;
+  /** How a refused raw value is shown in the error (e.g. a URL without its password). */
+  display?(raw: string): string;
 }
 
 export type ConfigSpec = Record<string, KeySpec<unknown>>;
@@ -58,7 +60,8 @@ export function loadConfig<S extends ConfigSpec>(spec: S, env: Readonly<Record<s
     try {
       out[field] = key.parse(raw);
     } catch (err) {
-      throw new ConfigError(key.env, `${(err as Error).message}, got ${JSON.stringify(raw)}`);
+      const shown = key.display ? key.display(raw) : raw;
+      throw new ConfigError(key.env, `${(err as Error).message}, got ${JSON.stringify(shown)}`);
     }
   }
   return Object.freeze(out) as ConfigOf<S>;
@@ -69,6 +72,11 @@ export function describeConfig(spec: ConfigSpec): string {
   return Object.values(spec)
     .map((k) => `${k.env}${'default' in k ? `=${String(k.default)}` : ' (required)'}  ${k.doc}`)
     .join('\n');
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`; text that is no URL is shown as is. */
+export function redactUrlPassword(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 // ── Key builders ──────────────────────────────────────────────────────────
@@ -111,9 +119,9 @@ export const key = {
       return raw;
     }),
 
-  /** A URL with one of the given schemes. */
-  url: (env: string, protocols: readonly string[], opt: Opt<string>): KeySpec<string> =>
-    spec(env, opt, (raw) => {
+  /** A URL with one of the given schemes; a refused value is shown without its password. */
+  url: (env: string, protocols: readonly string[], opt: Opt<string>): KeySpec<string> => ({
+    ...spec(env, opt, (raw) => {
       let url: URL;
       try {
         url = new URL(raw);
@@ -123,6 +131,8 @@ export const key = {
       if (!protocols.includes(url.protocol)) throw new Error(`expected a ${protocols.join(' or ')} URL`);
       return raw;
     }),
+    display: redactUrlPassword,
+  }),
 
   /** An id (see @meetedge/core ids), parsed into its branded type. */
   id: <T>(env: string, parseId: (raw: unknown) => T, opt: Opt<T>): KeySpec<T> =>
@@ -147,8 +157,8 @@ export const commonKeys = {
 /** Keys of a service that keeps cluster state (memory only in one process; redis otherwise). */
 export const stateKeys = {
   state: key.oneOf('MEETEDGE_STATE', ['memory', 'redis'] as const, {
-    doc: 'cluster state store: redis for real deployments, memory for a single process',
-    default: 'memory',
+    doc: 'cluster state store: redis (shared by every process of the deployment) or memory (this process only: a ZCP or module on memory sees no other)',
+    default: 'redis',
   }),
   redisUrl: key.url('MEETEDGE_REDIS_URL', ['redis:', 'rediss:'], {
     doc: 'Redis URL when MEETEDGE_STATE=redis',

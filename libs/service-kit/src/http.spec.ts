@@ -9,10 +9,12 @@ describe('createHttpServer', () => {
   let app: FastifyInstance;
   let logLines: string[];
   let healthy: boolean;
+  let hang: boolean;
 
   beforeEach(async () => {
     logLines = [];
     healthy = true;
+    hang = false;
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(chunk.toString());
@@ -27,8 +29,10 @@ describe('createHttpServer', () => {
       health: {
         store: async () => {
           if (!healthy) throw new MeetedgeError('UNAVAILABLE', 'store down');
+          if (hang) await new Promise(() => undefined);
         },
       },
+      healthTimeoutMs: 50,
     });
     app.get('/coded', async () => {
       throw new MeetedgeError('CAPACITY_EXCEEDED', 'module sfu-1 has no room for 2 units', { moduleId: 'sfu-1' });
@@ -57,6 +61,19 @@ describe('createHttpServer', () => {
     const res = await app.inject({ method: 'GET', url: '/healthz' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ status: 'unavailable', checks: { store: 'UNAVAILABLE' } });
+  });
+
+  it('GET /healthz counts a check that does not answer in time as failed', async () => {
+    hang = true;
+    const res = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ checks: { store: 'UNAVAILABLE' } });
+  });
+
+  it('GET /livez answers 200 even while a dependency is down', async () => {
+    healthy = false;
+    const res = await app.inject({ method: 'GET', url: '/livez' });
+    expect(res.statusCode).toBe(200);
   });
 
   it('GET /metrics serves Prometheus text with request counts by route', async () => {

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   metrics: ServiceMetrics;
   /** Named checks run by /healthz (e.g. `state: () => store.ping()`). */
   health?: Record<string, HealthCheck>;
+  /** A check that has not answered after this many ms counts as failed. Default 2000. */
+  healthTimeoutMs?: number;
   /** Largest request body accepted, bytes. Default 64 KiB: no meetedge request is bigger. */
   bodyLimit?: number;
 }
@@ -99,6 +101,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     options.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
+  const timeoutMs = options.healthTimeoutMs ?? 2000;
+
+  // Liveness: the process serves HTTP. Never depends on Redis or a peer, so a
+  // dependency's blip does not get every pod restarted.
+  app.get('/livez', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+
+  // Readiness: the service and everything it needs answer.
   app.get(
     '/healthz',
     { logLevel: 'warn', schema: { response: { 200: healthSchema, 503: healthSchema } } },
@@ -107,12 +116,20 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       let ok = true;
       await Promise.all(
         Object.entries(options.health ?? {}).map(async ([name, check]) => {
+          let timer: NodeJS.Timeout | undefined;
           try {
-            await check();
+            await Promise.race([
+              check(),
+              new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new MeetedgeError('UNAVAILABLE', `${name} check timed out`)), timeoutMs);
+              }),
+            ]);
             checks[name] = 'ok';
           } catch (err) {
             ok = false;
             checks[name] = err instanceof MeetedgeError ? err.code : 'failed';
+          } finally {
+            clearTimeout(timer);
           }
         }),
       );

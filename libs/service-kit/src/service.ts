@@ -39,7 +39,8 @@ export interface RunMainOptions {
 /**
  * Boots a process. A boot error (bad config above all) prints one line to
  * stderr and exits 1. SIGTERM or SIGINT closes the services in reverse order
- * and exits 0; a second signal or the timeout exits at once.
+ * and exits 0 (1 when a close failed); a second signal or the timeout exits
+ * at once.
  */
 export async function runMain(
   boot: () => Promise<{
@@ -60,6 +61,33 @@ export async function runMain(
     process.exit(1);
   }
   const { logger, services } = booted;
+
+  /** Closes everything in reverse start order; true when every close succeeded. */
+  const closeAll = async (): Promise<boolean> => {
+    let clean = true;
+    for (const service of [...services].reverse()) {
+      try {
+        await service.close();
+      } catch (err) {
+        clean = false;
+        logger.error({ err, service: service.name }, 'close failed');
+      }
+    }
+    try {
+      await booted.afterClose?.();
+    } catch (err) {
+      clean = false;
+      logger.error({ err }, 'close failed');
+    }
+    return clean;
+  };
+
+  const starting = (async () => {
+    const urls: string[] = [];
+    for (const service of services) urls.push(await service.start());
+    return urls;
+  })();
+
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -73,35 +101,28 @@ export async function runMain(
       process.exit(1);
     }, options.shutdownTimeoutMs ?? 10_000);
     timer.unref();
-    for (const service of [...services].reverse()) {
-      try {
-        await service.close();
-      } catch (err) {
-        logger.error({ err, service: service.name }, 'close failed');
-      }
-    }
-    try {
-      await booted.afterClose?.();
-    } catch (err) {
-      logger.error({ err }, 'close failed');
-    }
-    logger.info('stopped');
+    // A signal during start waits for start to settle, so nothing is left half-open.
+    await starting.catch(() => undefined);
+    const clean = await closeAll();
+    logger.info({ clean }, 'stopped');
     logger.flush();
-    process.exit(0);
+    process.exit(clean ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
+  let urls: string[];
   try {
-    const urls: string[] = [];
-    for (const service of services) urls.push(await service.start());
-    logger.info({ services: Object.fromEntries(services.map((s, i) => [s.name, urls[i]])) }, 'started');
-    booted.onStarted?.(urls);
+    urls = await starting;
   } catch (err) {
+    if (stopping) return; // stop() closes and exits
+    stopping = true;
     logger.error({ err }, 'failed to start');
-    for (const service of [...services].reverse()) await service.close().catch(() => undefined);
-    await booted.afterClose?.().catch(() => undefined);
+    await closeAll();
     console.error(`meetedge: failed to start: ${isMeetedgeError(err) ? err.message : String(err)}`);
     process.exit(1);
   }
+  if (stopping) return;
+  logger.info({ services: Object.fromEntries(services.map((s, i) => [s.name, urls[i]])) }, 'started');
+  booted.onStarted?.(urls);
 }

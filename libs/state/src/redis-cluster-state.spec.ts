@@ -139,6 +139,15 @@ describe('RedisClusterState', () => {
     }
   });
 
+  it('refuses a client with its own keyPrefix (scripts and channels would not carry it)', () => {
+    const client = new Redis(redis.url, { keyPrefix: 'app:', lazyConnect: true });
+    try {
+      expect(() => new RedisClusterState({ client })).toThrow(/pass a client without keyPrefix/);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('scripts survive a SCRIPT FLUSH (as after a Redis restart)', async () => {
     const store = open();
     await store.registerModule(registration, 60_000);

@@ -90,6 +90,11 @@ export class RedisClusterState implements ClusterState {
     this.fixedKeys = FIXED_KEYS.map((name) => this.keys[name]);
     this.logger = options.logger;
     if (options.client) {
+      // ioredis would prefix KEYS and plain commands but not the keys the Lua
+      // scripts build from ids, nor pub/sub channels: state would split in two.
+      if (options.client.options.keyPrefix) {
+        throw new MeetedgeError('INVALID_ARGUMENT', 'pass a client without keyPrefix; use the keyPrefix option of RedisClusterState');
+      }
       this.client = options.client;
       this.ownsClient = false;
     } else {

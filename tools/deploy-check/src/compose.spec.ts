@@ -116,7 +116,7 @@ describe('checkCompose rejects real mistakes', () => {
       expect.arrayContaining([
         'dashboard: no restart policy',
         'dashboard: no healthcheck',
-        'zcp-1: depends on "dashboard", which has no healthcheck to wait for',
+        'cloud-mmr: depends on "dashboard", which has no healthcheck to wait for',
       ]),
     );
   });

@@ -128,12 +128,20 @@ export interface ModuleMessage {
      * capacity is free again.
      */
     { $case: "participantLeft"; value: ParticipantLeft }
+    | //
+    /**
+     * The module is shutting down cleanly: the ZCP deregisters it at once
+     * (instead of waiting for its heartbeats to stop) and the stream ends.
+     */
+    { $case: "deregister"; value: Deregister }
     | undefined;
 }
 
 /**
- * A module announces itself. Sent on every (re)connect; the ZCP treats it as
- * the whole truth about the module and replaces what shared state held for it.
+ * A module announces itself. Sent on every (re)connect. The ZCP records it in
+ * the cluster state; a live module's reservations, meetings and top claims are
+ * kept (a reconnect re-announces, it does not reset), and `held_meetings`
+ * lets the ZCP restore them when the state lost them (a Redis restart).
  */
 export interface Register {
   /** The module's id, unique in the deployment (MEETEDGE_MODULE_ID). */
@@ -222,9 +230,18 @@ export interface Heartbeat {
   usedUnits: number;
   /**
    * Module's wall clock when it sent this, in Unix milliseconds; for lag and
-   * clock-skew metrics only, never for liveness (the ZCP's clock decides that).
+   * clock-skew metrics only, never for liveness (the cluster state's clock,
+   * Redis server time, decides that).
    */
   sentAtUnixMs: number;
+}
+
+/**
+ * A clean leave: the module is stopping (SIGTERM, drained). Nothing to carry
+ * but the intent; a stream that ends without it is a crash, and the module
+ * expires after its heartbeat TTL.
+ */
+export interface Deregister {
 }
 
 /**
@@ -363,6 +380,9 @@ export const ModuleMessage: MessageFns<ModuleMessage> = {
       case "participantLeft":
         ParticipantLeft.encode(message.kind.value, writer.uint32(34).fork()).join();
         break;
+      case "deregister":
+        Deregister.encode(message.kind.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -412,6 +432,14 @@ export const ModuleMessage: MessageFns<ModuleMessage> = {
             message.kind = { $case: "participantLeft", value: ParticipantLeft.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = { $case: "deregister", value: Deregister.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -438,6 +466,8 @@ export const ModuleMessage: MessageFns<ModuleMessage> = {
         ? { $case: "participantLeft", value: ParticipantLeft.fromJSON(object.participantLeft) }
         : isSet(object.participant_left)
         ? { $case: "participantLeft", value: ParticipantLeft.fromJSON(object.participant_left) }
+        : isSet(object.deregister)
+        ? { $case: "deregister", value: Deregister.fromJSON(object.deregister) }
         : undefined,
     };
   },
@@ -452,6 +482,8 @@ export const ModuleMessage: MessageFns<ModuleMessage> = {
       obj.participantArrived = ParticipantArrived.toJSON(message.kind.value);
     } else if (message.kind?.$case === "participantLeft") {
       obj.participantLeft = ParticipantLeft.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "deregister") {
+      obj.deregister = Deregister.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -483,6 +515,12 @@ export const ModuleMessage: MessageFns<ModuleMessage> = {
       case "participantLeft": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "participantLeft", value: ParticipantLeft.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "deregister": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "deregister", value: Deregister.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -1111,6 +1149,58 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     message.ingressKbps = object.ingressKbps ?? 0;
     message.usedUnits = object.usedUnits ?? 0;
     message.sentAtUnixMs = object.sentAtUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeregister(): Deregister {
+  return {};
+}
+
+export const Deregister: MessageFns<Deregister> = {
+  encode(_: Deregister, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Deregister {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeregister();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Deregister {
+    return {};
+  },
+
+  toJSON(_: Deregister): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<Deregister>): Deregister {
+    return Deregister.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<Deregister>): Deregister {
+    const message = createBaseDeregister();
     return message;
   },
 };

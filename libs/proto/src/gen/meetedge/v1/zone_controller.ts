@@ -785,7 +785,7 @@ export const CascadeNeedsSynced: MessageFns<CascadeNeedsSynced> = {
   },
 };
 
-/** Served by the dashboard app (MEETEDGE_GRPC_PORT, 9601); called by ZCPs. */
+/** Served by the dashboard app (its gRPC port arrives with issue [3]); called by ZCPs. */
 export type ZoneControllerService = typeof ZoneControllerService;
 export const ZoneControllerService = {
   /**
