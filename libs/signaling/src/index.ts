@@ -1,0 +1,2 @@
+export * from './media-session';
+export * from './codec';
