@@ -79,7 +79,7 @@ export default [
   {
     // Node builtins are not "external" packages to the nx rule, so pure
     // libraries ban them with the core rule.
-    files: ['libs/core/**/*.ts'],
+    files: ['libs/core/**/*.ts', 'libs/media/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [
