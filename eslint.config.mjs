@@ -42,17 +42,24 @@ function boundaries(allow) {
         onlyDependOnLibsWithTags: ['type:core'],
         bannedExternalImports: ['ioredis', 'werift'],
       },
+      // The client SDK: what a participant's device runs (werift in Node, the
+      // browser's RTCPeerConnection); it speaks the protocols, nothing else.
+      {
+        sourceTag: 'type:client',
+        onlyDependOnLibsWithTags: ['type:core'],
+        bannedExternalImports: ['ioredis', '@grpc/*', 'fastify', '@fastify/*'],
+      },
       // Test harnesses (real redis-server on a free port, ...).
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core'] },
       // Apps wire libraries together; an app never imports another app.
       {
         sourceTag: 'type:app',
-        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client'],
       },
       // The all-in-one process composes the apps.
       {
         sourceTag: 'type:composite',
-        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing'],
+        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client'],
       },
     ],
   };

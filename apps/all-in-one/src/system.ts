@@ -4,6 +4,9 @@
  * Each service is built by its own app's `buildApp` from a config validated by
  * that app's own spec, exactly as when it runs alone.
  */
+import type { KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { generateTicketKeys } from '@meetedge/core';
 import { loadDashboardConfig, buildApp as buildDashboard } from '@meetedge/dashboard';
 import { createServiceMetrics, type Logger, type Service } from '@meetedge/service-kit';
 import { buildApp as buildSfu, loadSfuConfig } from '@meetedge/sfu';
@@ -13,14 +16,20 @@ import type { AllInOneConfig } from './config';
 
 export interface AllInOneSystem {
   readonly state: ClusterState;
+  /** Signs join tickets for this process's modules (the ZCP will mint them; tests and tools can too). */
+  readonly ticketPrivateKey: KeyObject;
   /** In start order; stop in reverse. */
   readonly services: Service[];
 }
 
 export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSystem {
   const state = new MemoryClusterState();
+  const tickets = generateTicketKeys();
+  const ticketPublicKey = tickets.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const common = { MEETEDGE_HTTP_HOST: config.httpHost, MEETEDGE_LOG_LEVEL: config.logLevel };
   const onMemory = { MEETEDGE_STATE: 'memory' };
+  // Media binds where HTTP does (loopback by default: a laptop's demo stays on the laptop).
+  const mediaListenIp = isIP(config.httpHost) ? config.httpHost : '0.0.0.0';
   const dashboard = buildDashboard(
     loadDashboardConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.dashboardPort) }),
     // One process: Node's process metrics are reported once, by the control plane.
@@ -36,10 +45,12 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
       ...onMemory,
       MEETEDGE_HTTP_PORT: String(config.sfuPort),
       MEETEDGE_MEDIA_PORT: String(config.sfuMediaPort),
+      MEETEDGE_MEDIA_LISTEN_IP: mediaListenIp,
       MEETEDGE_MODULE_ID: 'sfu-1',
       MEETEDGE_ZONE_ID: 'local',
       MEETEDGE_NODE_ID: 'node-1',
       MEETEDGE_ROLE: 'edge',
+      MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey,
     }),
     { logger, state, metrics: createServiceMetrics('sfu', false) },
   );
@@ -49,12 +60,14 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
       ...onMemory,
       MEETEDGE_HTTP_PORT: String(config.cloudMmrPort),
       MEETEDGE_MEDIA_PORT: String(config.cloudMmrMediaPort),
+      MEETEDGE_MEDIA_LISTEN_IP: mediaListenIp,
       MEETEDGE_MODULE_ID: 'cloud-mmr-1',
       MEETEDGE_ZONE_ID: 'cloud',
       MEETEDGE_NODE_ID: 'cloud-node-1',
       MEETEDGE_ROLE: 'cloud',
+      MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey,
     }),
     { logger, state, metrics: createServiceMetrics('cloud-mmr', false) },
   );
-  return { state, services: [dashboard, zcp, sfu, cloudMmr] };
+  return { state, ticketPrivateKey: tickets.privateKey, services: [dashboard, zcp, sfu, cloudMmr] };
 }

@@ -5,9 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { generateTicketKeys } from '@meetedge/core';
 import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 
 const root = path.resolve(__dirname, '../../..');
+const ticketPublicKey = generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 interface Run {
   child: ChildProcess;
@@ -59,7 +61,7 @@ afterEach(async () => {
 });
 
 describe.each([
-  ['sfu', { MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_ZONE_ID: 'hq', MEETEDGE_NODE_ID: 'n1' }],
+  ['sfu', { MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_ZONE_ID: 'hq', MEETEDGE_NODE_ID: 'n1', MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey }],
   ['zcp', { MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq' }],
   ['dashboard', {}],
 ])('%s process', (app, required) => {
@@ -109,6 +111,7 @@ describe('services against a real Redis', () => {
       MEETEDGE_MODULE_ID: 'sfu-1',
       MEETEDGE_ZONE_ID: 'hq',
       MEETEDGE_NODE_ID: 'n1',
+      MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey,
       MEETEDGE_HTTP_PORT: '0',
       MEETEDGE_STATE: 'redis',
       // A port nothing listens on: the test server's own port after it is gone is not safe, so use 1.
@@ -117,7 +120,7 @@ describe('services against a real Redis', () => {
     running.push(r);
     expect(await r.exited).toBe(1);
     expect(r.stderr.join('').trim().split('\n')).toHaveLength(1);
-    expect(r.stderr.join('')).toMatch(/^meetedge: /);
+    expect(r.stderr.join('')).toMatch(/^meetedge: redis is not reachable/);
   });
 });
 
@@ -128,6 +131,8 @@ describe('all-in-one process (npm start)', () => {
       MEETEDGE_ZCP_PORT: '0',
       MEETEDGE_SFU_PORT: '0',
       MEETEDGE_CLOUD_MMR_PORT: '0',
+      MEETEDGE_SFU_MEDIA_PORT: '0',
+      MEETEDGE_CLOUD_MMR_MEDIA_PORT: '0',
     });
     running.push(r);
     const urls = await startedUrls(r);

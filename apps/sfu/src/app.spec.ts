@@ -1,3 +1,4 @@
+import { generateTicketKeys } from '@meetedge/core';
 import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { buildApp } from './app';
@@ -15,6 +16,7 @@ describe('sfu app', () => {
       MEETEDGE_NODE_ID: 'node-2',
       MEETEDGE_ROLE: 'cloud',
       MEETEDGE_CAPACITY_UNITS: '200',
+      MEETEDGE_TICKET_PUBLIC_KEY: generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     });
     app = buildApp(config, { logger: createLogger({ level: 'silent' }), state, ownsState: true });
     await app.http.ready();

@@ -1,4 +1,4 @@
-import { ModuleId, NodeId, ZoneId } from '@meetedge/core';
+import { ModuleId, NodeId, ZoneId, parseTicketPublicKey } from '@meetedge/core';
 import { commonKeys, key, loadConfig, stateKeys, type ConfigOf } from '@meetedge/service-kit';
 
 /** Every key the SFU/iMMR module accepts (see docs/configuration.md). */
@@ -14,6 +14,31 @@ export const sfuConfigSpec = {
     default: 'edge',
   }),
   mediaPort: key.port('MEETEDGE_MEDIA_PORT', { doc: 'UDP (and ICE-TCP) port shared by all media of the module', default: 8801 }),
+  mediaListenIp: key.ip('MEETEDGE_MEDIA_LISTEN_IP', {
+    doc: 'address the media port binds to (its family, IPv4 or IPv6, must be that of MEETEDGE_ANNOUNCED_IP)',
+    default: '0.0.0.0',
+  }),
+  announcedIp: key.ip('MEETEDGE_ANNOUNCED_IP', {
+    doc: 'the address clients reach the media port on; the only address in the module\'s ICE candidates',
+    default: '127.0.0.1',
+  }),
+  ticketPublicKey: key.parsed(
+    'MEETEDGE_TICKET_PUBLIC_KEY',
+    { doc: 'Ed25519 public key (PEM, SPKI; "\\n" may stand for newlines) that verifies join tickets from the ZCPs' },
+    (raw) => parseTicketPublicKey(raw.replace(/\\n/g, '\n')),
+  ),
+  joinTimeoutMs: key.int('MEETEDGE_JOIN_TIMEOUT_MS', {
+    doc: 'a media session that has not joined with a valid ticket by then is closed, ms',
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+  }),
+  audioSlots: key.int('MEETEDGE_AUDIO_SLOTS', {
+    doc: 'audio streams each participant receives: the N loudest speakers',
+    default: 3,
+    min: 1,
+    max: 16,
+  }),
   capacityUnits: key.int('MEETEDGE_CAPACITY_UNITS', {
     doc: 'capacity in units: an SD participant costs 1, an HD participant 2',
     default: 400,

@@ -7,6 +7,7 @@
  * values with one line that names the key, and returns a frozen, typed object.
  * Nothing reads `process.env` after this.
  */
+import { isIP } from 'node:net';
 import { MeetedgeError } from '@meetedge/core';
 
 /** Every variable meetedge reads starts with this; others are ignored. */
@@ -133,6 +134,19 @@ export const key = {
     }),
     display: redactUrlPassword,
   }),
+
+  /** Any value with its own parser (e.g. a key in PEM); the parser's error says what was expected. */
+  parsed: <T>(env: string, opt: Opt<T> & { secret?: boolean }, parse: (raw: string) => T): KeySpec<T> => ({
+    ...spec(env, opt, parse),
+    ...(opt.secret ? { display: () => '[redacted]' } : {}),
+  }),
+
+  /** An IPv4 or IPv6 address. */
+  ip: (env: string, opt: Opt<string>): KeySpec<string> =>
+    spec(env, opt, (raw) => {
+      if (isIP(raw) === 0) throw new Error('expected an IPv4 or IPv6 address');
+      return raw;
+    }),
 
   /** An id (see @meetedge/core ids), parsed into its branded type. */
   id: <T>(env: string, parseId: (raw: unknown) => T, opt: Opt<T>): KeySpec<T> =>

@@ -5,7 +5,7 @@
  * what the apps really accept.
  */
 import { dashboardConfigSpec } from '@meetedge/dashboard';
-import type { ConfigSpec } from '@meetedge/service-kit';
+import { loadConfig, type ConfigSpec } from '@meetedge/service-kit';
 import { sfuConfigSpec } from '@meetedge/sfu';
 import { zcpConfigSpec } from '@meetedge/zcp';
 
@@ -26,6 +26,8 @@ export interface AppFacts {
   readonly keys: readonly string[];
   /** Port of each role the app listens on when its key is not set. */
   readonly defaultPorts: Readonly<Partial<Record<PortRole, number>>>;
+  /** Problems the app itself would stop at boot with, given this environment (its own config loader). */
+  bootProblem(env: Readonly<Record<string, string>>): string | undefined;
 }
 
 function factsOf(spec: ConfigSpec): AppFacts {
@@ -35,7 +37,15 @@ function factsOf(spec: ConfigSpec): AppFacts {
     const key = Object.values(spec).find((k) => k.env === env);
     if (key && typeof key.default === 'number') defaultPorts[role] = key.default;
   }
-  return { keys, defaultPorts };
+  const bootProblem = (env: Readonly<Record<string, string>>): string | undefined => {
+    try {
+      loadConfig(spec, env);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  return { keys, defaultPorts, bootProblem };
 }
 
 /** Apps a compose service may run (build arg APP), by name. */

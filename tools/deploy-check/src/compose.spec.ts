@@ -69,6 +69,20 @@ describe('checkCompose rejects real mistakes', () => {
     ]);
   });
 
+  it('a service its app would refuse to boot with (required key missing, value refused)', () => {
+    const doc = withService('sfu-1', (s) => {
+      delete s.environment['MEETEDGE_TICKET_PUBLIC_KEY'];
+      s.environment['MEETEDGE_ROLE'] = 'core';
+    });
+    expect(check(doc)).toEqual([
+      'sfu-1: would not boot: config MEETEDGE_ROLE: expected one of edge, cloud, got "core"',
+    ]);
+    const missing = withService('sfu-2', (s) => {
+      delete s.environment['MEETEDGE_TICKET_PUBLIC_KEY'];
+    });
+    expect(check(missing)).toEqual([expect.stringMatching(/^sfu-2: would not boot: config MEETEDGE_TICKET_PUBLIC_KEY: required/)]);
+  });
+
   it('a published port the app does not listen on after its HTTP port changed', () => {
     const doc = withService('sfu-1', (s) => {
       s.environment['MEETEDGE_HTTP_PORT'] = '8200';

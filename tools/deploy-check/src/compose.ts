@@ -181,6 +181,9 @@ export function checkCompose(doc: ComposeDoc, options: ComposeCheckOptions): str
         problems.push(`${name}: ${key} is not a key app "${app}" accepts (known: ${facts.keys.join(', ')})`);
       }
     }
+    // What the app would say at boot: a missing required key, a value it refuses.
+    const bootProblem = facts.bootProblem(env);
+    if (bootProblem && !bootProblem.includes('unknown key')) problems.push(`${name}: would not boot: ${bootProblem}`);
     for (const idKey of ['MEETEDGE_MODULE_ID', 'MEETEDGE_ZCP_ID']) {
       const id = env[idKey];
       if (!id) continue;

@@ -1,0 +1,144 @@
+/**
+ * The media side of a module: every meeting it carries, its capacity ledger,
+ * and the media sessions of its participants. Meetings of both modes live
+ * side by side; each is its own island.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { MeetingId, MeetingMode, ModuleId } from '@meetedge/core';
+import type { Logger } from '@meetedge/service-kit';
+import type { RTCPeerConnection } from 'werift';
+import { CapacityLedger } from './capacity';
+import { Meeting } from './meeting';
+import type { Participant } from './participant';
+import { MediaSession, type SessionSocket } from './session';
+import { addCounters, zeroCounters, type MediaCounters } from './stats';
+
+export interface MediaServerOptions {
+  moduleId: ModuleId;
+  capacityUnits: number;
+  /** Verifies join tickets (the ZCPs' Ed25519 public key). */
+  ticketKey: KeyObject;
+  /** Audio streams each participant receives: the N loudest. Default 3. */
+  audioSlots?: number;
+  /** A session that has not sent a valid `join` by then is closed, ms. Default 10 000. */
+  joinTimeoutMs?: number;
+  /** Builds the werift connection of a participant (webrtc/peer-factory). */
+  createPeer: () => RTCPeerConnection;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface MeetingStats extends MediaCounters {
+  meetingId: string;
+  mode: MeetingMode;
+  participants: number;
+  tracks: number;
+}
+
+export interface ModuleMediaStats extends MediaCounters {
+  meetings: number;
+  participants: number;
+  tracks: number;
+  usedUnits: number;
+  capacityUnits: number;
+  sessions: number;
+  /** Sessions closed because of a protocol error. */
+  sessionsRefused: number;
+}
+
+export class MediaServer {
+  readonly ledger: CapacityLedger;
+  private readonly meetings = new Map<MeetingId, Meeting>();
+  private readonly sessions = new Set<MediaSession>();
+  /** Counters of meetings that have ended, so module totals never go down. */
+  private readonly ended: MediaCounters = zeroCounters();
+  sessionsRefused = 0;
+  readonly now: () => number;
+  closed = false;
+
+  constructor(readonly options: MediaServerOptions) {
+    this.ledger = new CapacityLedger(options.moduleId, options.capacityUnits);
+    this.now = options.now ?? Date.now;
+  }
+
+  get audioSlots(): number {
+    return this.options.audioSlots ?? 3;
+  }
+
+  /** Starts the session of one WebSocket. */
+  accept(socket: SessionSocket, remoteAddress: string): MediaSession {
+    const session = new MediaSession(this, socket, this.options.logger.child({ remoteAddress }));
+    this.sessions.add(session);
+    session.onClosed = () => this.sessions.delete(session);
+    return session;
+  }
+
+  /** The meeting, created on first join. A meeting's mode is fixed by its first ticket. */
+  meeting(meetingId: MeetingId, mode: MeetingMode): Meeting {
+    let meeting = this.meetings.get(meetingId);
+    if (!meeting) {
+      meeting = new Meeting(meetingId, mode, { audioSlots: this.audioSlots, now: this.now });
+      this.meetings.set(meetingId, meeting);
+    }
+    return meeting;
+  }
+
+  /**
+   * Takes a participant out of its meeting and frees what it held: its
+   * tracks (the others stop receiving them), its connection and its units.
+   * Idempotent; a meeting whose last participant left ends.
+   */
+  async closeParticipant(participant: Participant): Promise<void> {
+    if (participant.closed) return;
+    participant.close();
+    const meeting = participant.meeting;
+    const empty = meeting.leave(participant);
+    this.ledger.release(participant.participantId);
+    if (empty && this.meetings.get(meeting.meetingId) === meeting) {
+      this.meetings.delete(meeting.meetingId);
+      addCounters(this.ended, meeting.counters);
+      meeting.close();
+    }
+  }
+
+  meetingStats(): MeetingStats[] {
+    return [...this.meetings.values()].map((m) => ({
+      meetingId: m.meetingId,
+      mode: m.mode,
+      participants: m.participants.size,
+      tracks: m.publishedTracks().length,
+      ...m.counters,
+    }));
+  }
+
+  stats(): ModuleMediaStats {
+    const totals = zeroCounters();
+    addCounters(totals, this.ended);
+    let participants = 0;
+    let tracks = 0;
+    for (const meeting of this.meetings.values()) {
+      addCounters(totals, meeting.counters);
+      participants += meeting.participants.size;
+      tracks += meeting.publishedTracks().length;
+    }
+    return {
+      ...totals,
+      meetings: this.meetings.size,
+      participants,
+      tracks,
+      usedUnits: this.ledger.usedUnits,
+      capacityUnits: this.ledger.capacityUnits,
+      sessions: this.sessions.size,
+      sessionsRefused: this.sessionsRefused,
+    };
+  }
+
+  /** Closes every session (participants are told) and meeting. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.sessions].map((s) => s.close(1001, 'module shutting down')));
+    for (const meeting of this.meetings.values()) meeting.close();
+    this.meetings.clear();
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * One participant on this module: its werift connection, the tracks it
+ * publishes and its receive slots. The client always offers and the module
+ * answers (docs/protocol.md), so negotiation here is: check the offer, apply
+ * it, turn sending sections into published tracks and receive-only sections
+ * into slots, answer, then fill the slots.
+ */
+import { randomBytes } from 'node:crypto';
+import { MeetedgeError, type ParticipantId } from '@meetedge/core';
+import type { ServerMessage, TrackSource } from '@meetedge/signaling';
+import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import type { Meeting } from './meeting';
+import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';
+import { PublishedTrack, Subscription } from './track';
+
+export interface Publication {
+  readonly mid: string;
+  readonly source: TrackSource;
+}
+
+export interface NegotiationResult {
+  readonly sdp: string;
+  readonly published: { mid: string; trackId: string }[];
+  readonly slots: { mid: string; trackId: string | null }[];
+}
+
+const KIND_OF_SOURCE: Record<TrackSource, 'audio' | 'video'> = { microphone: 'audio', camera: 'video', screen: 'video' };
+
+/** Longest wait for the module's own ICE candidates before answering anyway, ms. */
+const GATHER_TIMEOUT_MS = 2000;
+
+function newTrackId(): string {
+  return `t${randomBytes(6).toString('hex')}`;
+}
+
+export class Participant {
+  private readonly published = new Map<string, PublishedTrack>();
+  private readonly slots = new Map<string, Subscription>();
+  private negotiating: Promise<unknown> = Promise.resolve();
+  private renegotiationAsked = false;
+  private peer: RTCPeerConnection | undefined;
+  closed = false;
+
+  constructor(
+    readonly participantId: ParticipantId,
+    readonly displayName: string,
+    readonly meeting: Meeting,
+    /** Builds the werift connection at the first offer: a joined participant that never offers costs no sockets. */
+    private readonly createPeer: () => RTCPeerConnection,
+    /** Sends a message on the participant's WebSocket. */
+    readonly send: (message: ServerMessage) => void,
+  ) {}
+
+  private get pc(): RTCPeerConnection {
+    this.peer ??= this.createPeer();
+    return this.peer;
+  }
+
+  info(): { participantId: ParticipantId; displayName: string } {
+    return { participantId: this.participantId, displayName: this.displayName };
+  }
+
+  publications(): PublishedTrack[] {
+    return [...this.published.values()];
+  }
+
+  /** Negotiations run one at a time, in the order the offers arrived. */
+  negotiate(sdp: string, publications: readonly Publication[]): Promise<NegotiationResult> {
+    const run = this.negotiating.then(() => this.applyOffer(sdp, publications));
+    this.negotiating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyOffer(sdp: string, publications: readonly Publication[]): Promise<NegotiationResult> {
+    if (this.closed) throw new MeetedgeError('CONFLICT', 'the session is closed');
+    const sections = scanOffer(sdp);
+    checkPublications(sections, publications);
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    } catch (err) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `invalid SDP: ${(err as Error).message}`);
+    }
+    const byMid = new Map(sections.map((s) => [s.mid, s]));
+    const sourceOf = new Map(publications.map((p) => [p.mid, p.source]));
+    const added: PublishedTrack[] = [];
+
+    for (const transceiver of this.pc.getTransceivers()) {
+      const mid = transceiver.mid;
+      const section = mid == null ? undefined : byMid.get(mid);
+      if (mid == null || !section) continue;
+      const existing = this.published.get(mid);
+      if (offererSends(section)) {
+        if (existing) {
+          existing.attach();
+        } else {
+          const source = sourceOf.get(mid) as TrackSource;
+          const track = new PublishedTrack(newTrackId(), this.participantId, source, transceiver, this.meeting);
+          this.published.set(mid, track);
+          added.push(track);
+        }
+        continue;
+      }
+      if (existing) {
+        // The client stopped sending on this mid.
+        this.published.delete(mid);
+        this.meeting.unpublish(existing);
+      }
+      if (offererReceives(section) && (section.kind === 'audio' || section.kind === 'video')) {
+        transceiver.setDirection('sendonly');
+        if (!this.slots.has(mid)) this.addSlot(mid, section.kind, transceiver);
+      } else {
+        this.slots.get(mid)?.close();
+        this.slots.delete(mid);
+      }
+    }
+
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    await this.gathered();
+    this.renegotiationAsked = false;
+
+    for (const track of added) this.meeting.publish(track);
+    this.fillVideoSlots();
+    this.followSpeakers(false);
+
+    return {
+      sdp: this.pc.localDescription?.sdp ?? answer.sdp,
+      published: [...this.published.entries()].map(([mid, t]) => ({ mid, trackId: t.trackId })),
+      slots: this.slotList(),
+    };
+  }
+
+  private addSlot(mid: string, kind: 'audio' | 'video', transceiver: RTCRtpTransceiver): void {
+    const subscription = new Subscription(this.participantId, mid, kind, transceiver.sender, this.meeting);
+    transceiver.sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
+    this.slots.set(mid, subscription);
+  }
+
+  private async gathered(): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+      const { unSubscribe } = this.pc.iceGatheringStateChange.subscribe((state) => {
+        if (state === 'complete') done();
+      });
+      function done(): void {
+        clearTimeout(timer);
+        unSubscribe();
+        resolve();
+      }
+    });
+  }
+
+  private slotList(): { mid: string; trackId: string | null }[] {
+    return [...this.slots.values()].map((s) => ({ mid: s.mid, trackId: s.trackId ?? null }));
+  }
+
+  private sendSlots(): void {
+    this.send({ type: 'slots', slots: this.slotList() });
+  }
+
+  /** A new track of someone else: give it a free video slot, or follow the speakers for audio. */
+  offerTrack(track: PublishedTrack): void {
+    if (track.kind === 'audio') {
+      this.followSpeakers(true);
+      return;
+    }
+    if (this.bindVideo(track)) this.sendSlots();
+  }
+
+  /** A track went away: free the slots that carried it. */
+  withdrawTrack(track: PublishedTrack): void {
+    let changed = false;
+    for (const slot of this.slots.values()) {
+      if (slot.trackId === track.trackId) {
+        slot.bind(undefined);
+        changed = true;
+      }
+    }
+    if (track.kind === 'audio') this.followSpeakers(false);
+    if (changed) this.sendSlots();
+  }
+
+  /** Binds every video track of the others that has no slot yet; asks for more slots when short. */
+  private fillVideoSlots(): void {
+    let changed = false;
+    for (const track of this.meeting.publishedTracks()) {
+      if (track.kind === 'video' && track.participantId !== this.participantId) changed = this.bindVideo(track) || changed;
+    }
+    if (changed) this.sendSlots();
+  }
+
+  private bindVideo(track: PublishedTrack): boolean {
+    const slots = [...this.slots.values()].filter((s) => s.kind === 'video');
+    if (slots.some((s) => s.trackId === track.trackId)) return false;
+    const free = slots.find((s) => s.trackId === undefined);
+    if (free) {
+      free.bind(track);
+      return true;
+    }
+    this.askForSlots();
+    return false;
+  }
+
+  private askForSlots(): void {
+    if (this.renegotiationAsked) return;
+    this.renegotiationAsked = true;
+    const wantedVideo = this.meeting.publishedTracks().filter((t) => t.kind === 'video' && t.participantId !== this.participantId).length;
+    this.send({ type: 'renegotiate', audioSlots: this.meeting.audioSlots, videoSlots: wantedVideo });
+  }
+
+  /**
+   * Rebinds the audio slots to the loudest others (at most N streams ever
+   * reach this participant). Slots keep their speaker while it stays among
+   * the loudest, so a speaker does not hop between slots.
+   */
+  followSpeakers(notify = true): void {
+    const wanted = this.meeting.audioFor(this.participantId);
+    const slots = [...this.slots.values()].filter((s) => s.kind === 'audio');
+    const wantedIds = new Set(wanted.map((t) => t.trackId));
+    let changed = false;
+    for (const slot of slots) {
+      if (slot.trackId !== undefined && !wantedIds.has(slot.trackId)) {
+        slot.bind(undefined);
+        changed = true;
+      }
+    }
+    const bound = new Set(slots.map((s) => s.trackId));
+    for (const track of wanted) {
+      if (bound.has(track.trackId)) continue;
+      const free = slots.find((s) => s.trackId === undefined);
+      if (!free) break;
+      free.bind(track);
+      changed = true;
+    }
+    if (changed && notify) this.sendSlots();
+  }
+
+  /** Pause/resume or SD/HD for the slot carrying `trackId`. */
+  setSubscription(trackId: string, paused: boolean | undefined, quality: 'SD' | 'HD' | undefined): void {
+    const slot = [...this.slots.values()].find((s) => s.trackId === trackId);
+    if (!slot) throw new MeetedgeError('NOT_FOUND', `no receive slot carries track ${trackId}`);
+    slot.configure(paused, quality);
+  }
+
+  async addCandidate(candidate: string, sdpMid: string | undefined): Promise<void> {
+    try {
+      await this.pc.addIceCandidate({ candidate, sdpMid });
+    } catch (err) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `invalid ICE candidate: ${(err as Error).message}`);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const slot of this.slots.values()) slot.close();
+    this.slots.clear();
+    void this.peer?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Every section the client sends on must be a listed publication of the right
+ * kind, and every publication must name a sending section: otherwise the
+ * module would not know what a track is (camera or screen share).
+ */
+function checkPublications(sections: readonly MediaSection[], publications: readonly Publication[]): void {
+  const byMid = new Map(sections.map((s) => [s.mid, s]));
+  const listed = new Set<string>();
+  for (const publication of publications) {
+    if (listed.has(publication.mid)) throw new MeetedgeError('INVALID_ARGUMENT', `publication mid ${publication.mid} is listed twice`);
+    listed.add(publication.mid);
+    const section = byMid.get(publication.mid);
+    if (!section || !offererSends(section)) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `publication mid ${publication.mid} is not a sending section of the offer`);
+    }
+    if (section.kind !== KIND_OF_SOURCE[publication.source]) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `publication mid ${publication.mid} is ${section.kind}, but ${publication.source} is ${KIND_OF_SOURCE[publication.source]}`);
+    }
+  }
+  for (const section of sections) {
+    if (section.kind !== 'application' && offererSends(section) && !listed.has(section.mid)) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `mid ${section.mid} sends but is not in publications`);
+    }
+  }
+}

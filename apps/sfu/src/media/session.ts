@@ -1,0 +1,166 @@
+/**
+ * One participant's media session: the WebSocket door of docs/protocol.md.
+ * Every frame is decoded and validated (libs/signaling); a bad one is
+ * answered with a coded error and, before `join` or when continuing makes no
+ * sense, the socket is closed. Whatever happens, a closed session releases
+ * its capacity, its tracks and its werift connection.
+ */
+import { MeetedgeError, isMeetedgeError, toErrorBody, unitsFor, verifyTicket } from '@meetedge/core';
+import type { Logger } from '@meetedge/service-kit';
+import { decodeClientMessage, encodeServerMessage, type ClientMessage, type ServerMessage } from '@meetedge/signaling';
+import type { MediaServer } from './media-server';
+import { Participant } from './participant';
+
+/** The slice of a `ws` WebSocket a session uses. */
+export interface SessionSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  readonly readyState: number;
+}
+
+const OPEN = 1;
+/** WebSocket close codes (RFC 6455). */
+const CLOSE_NORMAL = 1000;
+const CLOSE_POLICY = 1008;
+
+export class MediaSession {
+  private state: 'awaiting-join' | 'joining' | 'joined' | 'closed' = 'awaiting-join';
+  private participant: Participant | undefined;
+  private readonly joinTimer: NodeJS.Timeout;
+  /** Called once when the session has closed and released everything. */
+  onClosed: (() => void) | undefined;
+
+  constructor(
+    private readonly server: MediaServer,
+    private readonly socket: SessionSocket,
+    private logger: Logger,
+  ) {
+    this.joinTimer = setTimeout(() => {
+      if (this.state === 'awaiting-join') {
+        this.fail(new MeetedgeError('UNAUTHENTICATED', 'no join message within the join timeout'));
+      }
+    }, server.options.joinTimeoutMs ?? 10_000);
+    socket.on('message', (data, isBinary) => void this.onFrame(data, isBinary));
+    socket.on('close', () => void this.close(CLOSE_NORMAL, 'socket closed'));
+  }
+
+  private async onFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
+    if (this.state === 'closed') return;
+    let message: ClientMessage;
+    try {
+      if (isBinary) throw new MeetedgeError('INVALID_ARGUMENT', 'binary frames are not part of the protocol');
+      const frame = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      message = decodeClientMessage(frame);
+    } catch (err) {
+      // Before a valid join there is nobody to keep talking to.
+      if (this.state === 'awaiting-join') this.fail(err);
+      else this.refuse(err, 'unknown');
+      return;
+    }
+    // Before a valid join, and for a refused join, there is nobody to keep talking to.
+    const beforeJoin = this.state === 'awaiting-join';
+    try {
+      await this.handle(message);
+    } catch (err) {
+      const fatal = beforeJoin || (isMeetedgeError(err) && err.code === 'CAPACITY_EXCEEDED');
+      if (fatal) this.fail(err);
+      else this.refuse(err, message.type);
+    }
+  }
+
+  private async handle(message: ClientMessage): Promise<void> {
+    if (message.type === 'join') {
+      if (this.state !== 'awaiting-join') throw new MeetedgeError('CONFLICT', 'join: the session has already joined');
+      return this.join(message.ticket);
+    }
+    const participant = this.participant;
+    if (this.state !== 'joined' || !participant) throw new MeetedgeError('CONFLICT', `${message.type}: join first`);
+    switch (message.type) {
+      case 'offer': {
+        const result = await participant.negotiate(message.sdp, message.publications);
+        this.send({ type: 'answer', ...result });
+        return;
+      }
+      case 'candidate':
+        return participant.addCandidate(message.candidate, message.sdpMid);
+      case 'subscription':
+        participant.setSubscription(message.trackId, message.paused, message.quality);
+        return;
+      case 'leave':
+        await this.close(CLOSE_NORMAL, 'left');
+        return;
+    }
+  }
+
+  private async join(ticket: string): Promise<void> {
+    this.state = 'joining';
+    clearTimeout(this.joinTimer);
+    const { options } = this.server;
+    const claims = verifyTicket(ticket, options.ticketKey, { moduleId: options.moduleId, nowMs: this.server.now() });
+    const meeting = this.server.meeting(claims.meetingId, claims.mode);
+    if (meeting.mode !== claims.mode) {
+      throw new MeetedgeError('CONFLICT', `meeting ${claims.meetingId} is ${meeting.mode} on this module, the ticket says ${claims.mode}`);
+    }
+    // A participant joining again (reconnect) replaces its old session.
+    const previous = meeting.participants.get(claims.participantId);
+    if (previous) {
+      previous.send({ type: 'error', code: 'CONFLICT', message: 'the participant joined again from another session', fatal: true });
+      await this.server.closeParticipant(previous);
+    }
+    this.server.ledger.hold(claims.participantId, unitsFor(claims.quality));
+    this.logger = this.logger.child({ meetingId: claims.meetingId, participantId: claims.participantId });
+    const participant = new Participant(claims.participantId, claims.displayName, meeting, options.createPeer, (m) => this.send(m));
+    this.participant = participant;
+    this.state = 'joined';
+    this.send({
+      type: 'joined',
+      meetingId: claims.meetingId,
+      participantId: claims.participantId,
+      participants: [...meeting.participants.values()].map((p) => p.info()),
+      tracks: meeting.publishedTracks().map((t) => t.info()),
+      audioSlots: meeting.audioSlots,
+    });
+    meeting.join(participant);
+    this.logger.info({ quality: claims.quality, mode: claims.mode }, 'joined');
+  }
+
+  send(message: ServerMessage): void {
+    if (this.socket.readyState === OPEN) this.socket.send(encodeServerMessage(message));
+  }
+
+  private refuse(err: unknown, type: string): void {
+    const { code, message } = describe(err);
+    if (code === 'INTERNAL') this.logger.error({ err, type }, 'message failed');
+    else this.logger.info({ code, type }, message);
+    this.send({ type: 'error', code, message, fatal: false });
+  }
+
+  /** A fatal error: tell the client why, then close. */
+  private fail(err: unknown): void {
+    const { code, message } = describe(err);
+    if (code === 'INTERNAL') this.logger.error({ err }, 'session failed');
+    else this.logger.info({ code }, message);
+    this.server.sessionsRefused++;
+    this.send({ type: 'error', code, message, fatal: true });
+    void this.close(CLOSE_POLICY, code);
+  }
+
+  /** Releases everything the session holds. Idempotent. */
+  async close(code = CLOSE_NORMAL, reason = ''): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.joinTimer);
+    const participant = this.participant;
+    if (participant) await this.server.closeParticipant(participant);
+    if (this.socket.readyState === OPEN) this.socket.close(code, reason.slice(0, 120));
+    this.onClosed?.();
+  }
+}
+
+/** What the client may be told: coded errors keep their message unless it names internals. */
+function describe(err: unknown): { code: string; message: string } {
+  const { code, message } = toErrorBody(err).body.error;
+  return { code, message };
+}

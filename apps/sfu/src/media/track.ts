@@ -1,0 +1,352 @@
+/**
+ * A published track and the subscriptions to it: the werift adapter around
+ * the forwarding core (@meetedge/media). A published track receives RTP from
+ * its publisher (one werift track per simulcast layer), learns each layer's
+ * SSRC and bitrate, detects keyframes from the codec header only, and hands
+ * each packet to its subscriptions; a subscription decides (munger, layer
+ * selector, pause) and sends a rewritten copy on its subscriber's sender.
+ */
+import type { ParticipantId } from '@meetedge/core';
+import {
+  BitrateMeter,
+  KeyframeAction,
+  KeyframeRequester,
+  LayerSelector,
+  MungeResult,
+  RtpMunger,
+  Vp8Munger,
+  createVp8Descriptor,
+  isH264Keyframe,
+  readVp8Descriptor,
+  spatialIndexOfRid,
+  type LayerChange,
+  type SimulcastLayer,
+  type Vp8Descriptor,
+} from '@meetedge/media';
+import type { TrackInfo, TrackSource } from '@meetedge/signaling';
+import { RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpSender, type RTCRtpTransceiver } from 'werift';
+import type { MediaCounters } from './stats';
+
+const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+/** What a published track needs from the meeting it belongs to. */
+export interface TrackHost {
+  readonly counters: MediaCounters;
+  /** The audio level of a participant's packet (RFC 6464: 0 loud … 127 silent). */
+  onAudioLevel(participantId: ParticipantId, level: number, nowMs: number): void;
+  now(): number;
+}
+
+interface Layer {
+  readonly rid: string;
+  readonly spatial: number;
+  ssrc: number | undefined;
+  /** Has sent since the last tick (a layer that stops is dropped from selection at the next tick). */
+  active: boolean;
+  readonly meter: BitrateMeter;
+  readonly keyframes: KeyframeRequester;
+}
+
+type Codec = 'opus' | 'vp8' | 'h264' | 'other';
+
+function codecOf(transceiver: RTCRtpTransceiver): Codec {
+  const mime = transceiver.codecs[0]?.mimeType.toLowerCase() ?? '';
+  if (mime === 'audio/opus') return 'opus';
+  if (mime === 'video/vp8') return 'vp8';
+  if (mime === 'video/h264') return 'h264';
+  return 'other';
+}
+
+export class PublishedTrack {
+  readonly kind: 'audio' | 'video';
+  readonly codec: Codec;
+  readonly clockRate: number;
+  private readonly layers: Layer[] = [];
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly descriptor: Vp8Descriptor = createVp8Descriptor();
+  private readonly unsubscribers: (() => void)[] = [];
+  closed = false;
+
+  constructor(
+    readonly trackId: string,
+    readonly participantId: ParticipantId,
+    readonly source: TrackSource,
+    readonly transceiver: RTCRtpTransceiver,
+    private readonly host: TrackHost,
+  ) {
+    this.kind = transceiver.kind === 'audio' ? 'audio' : 'video';
+    this.codec = codecOf(transceiver);
+    this.clockRate = transceiver.codecs[0]?.clockRate ?? (this.kind === 'audio' ? 48000 : 90000);
+    this.attach();
+  }
+
+  /** Receives from werift tracks: one per rid for simulcast, else one. Called again after renegotiation. */
+  attach(): void {
+    for (const track of this.transceiver.receiver.tracks) {
+      const rid = track.rid ?? '';
+      if (this.layers.some((l) => l.rid === rid)) continue;
+      const layer: Layer = {
+        rid,
+        spatial: rid ? Math.max(0, spatialIndexOfRid(rid)) : 0,
+        ssrc: track.ssrc,
+        active: false,
+        meter: new BitrateMeter(),
+        keyframes: new KeyframeRequester(),
+      };
+      this.layers.push(layer);
+      this.layers.sort((a, b) => a.spatial - b.spatial);
+      this.listen(track, layer);
+    }
+  }
+
+  private listen(track: MediaStreamTrack, layer: Layer): void {
+    const { unSubscribe } = track.onReceiveRtp.subscribe((packet, extensions) => {
+      const nowMs = this.host.now();
+      const bytes = packet.payload.length + 12;
+      const counters = this.host.counters;
+      counters.packetsIn++;
+      counters.bytesIn += bytes;
+      layer.meter.add(bytes, nowMs);
+      if (layer.ssrc !== packet.header.ssrc || !layer.active) {
+        // A layer starts (or its SSRC changed): subscriptions choose again now,
+        // before this packet, so a keyframe that starts the layer is not lost.
+        layer.ssrc = packet.header.ssrc;
+        layer.active = true;
+        this.layersChanged(nowMs);
+      }
+      let keyframe = true;
+      let descriptor: Vp8Descriptor | undefined;
+      if (this.kind === 'audio') {
+        const level = (extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined)?.level;
+        if (typeof level === 'number') this.host.onAudioLevel(this.participantId, level, nowMs);
+      } else if (this.codec === 'vp8') {
+        descriptor = readVp8Descriptor(packet.payload, 0, packet.payload.length, this.descriptor);
+        keyframe = descriptor?.isKeyframe ?? false;
+      } else if (this.codec === 'h264') {
+        keyframe = isH264Keyframe(packet.payload, 0, packet.payload.length);
+      } else {
+        keyframe = false;
+      }
+      if (keyframe && this.kind === 'video') layer.keyframes.onKeyframe();
+      for (const subscription of this.subscriptions) {
+        subscription.forward(packet, keyframe, descriptor, nowMs);
+      }
+    });
+    this.unsubscribers.push(unSubscribe);
+  }
+
+  /** Layers that are sending, for layer selection. */
+  simulcastLayers(nowMs: number): SimulcastLayer[] {
+    return this.layers
+      .filter((l) => l.ssrc !== undefined && l.active)
+      .map((l) => ({ spatial: l.spatial, rid: l.rid || undefined, bitrateBps: Math.max(1, l.meter.bitrateBps(nowMs)) }));
+  }
+
+  /** True when the publisher sends simulcast (subscriptions then choose a layer). */
+  get simulcast(): boolean {
+    return this.layers.length > 1;
+  }
+
+  /**
+   * Periodic upkeep (every ~200 ms): layers that went quiet stop being
+   * candidates, and each subscription's layer choice follows bitrates,
+   * loss and its calm-time probing.
+   */
+  tick(nowMs: number): void {
+    let changed = false;
+    for (const layer of this.layers) {
+      const active = layer.meter.bitrateBps(nowMs) > 0;
+      if (active !== layer.active) {
+        layer.active = active;
+        changed = true;
+      }
+    }
+    if (changed) this.layersChanged(nowMs);
+    for (const subscription of this.subscriptions) subscription.tick(nowMs);
+  }
+
+  ssrcOfSpatial(spatial: number): number | undefined {
+    return this.layers.find((l) => l.spatial === spatial)?.ssrc;
+  }
+
+  info(): TrackInfo {
+    return {
+      trackId: this.trackId,
+      participantId: this.participantId,
+      source: this.source,
+      kind: this.kind,
+      layers: this.layers.filter((l) => l.rid).map((l) => l.rid),
+    };
+  }
+
+  /** Asks the publisher for a keyframe of the layer with `ssrc`, at most once per interval. */
+  requestKeyframe(ssrc: number, nowMs: number): void {
+    const layer = this.layers.find((l) => l.ssrc === ssrc);
+    if (!layer) return;
+    const action = layer.keyframes.request(nowMs);
+    // werift has no FIR API; a PLI asks for the same thing.
+    if (action === KeyframeAction.None) return;
+    this.host.counters.plisSent++;
+    void this.transceiver.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
+  }
+
+  add(subscription: Subscription): void {
+    this.subscriptions.add(subscription);
+    subscription.layersChanged(this.simulcastLayers(this.host.now()));
+  }
+
+  remove(subscription: Subscription): void {
+    this.subscriptions.delete(subscription);
+  }
+
+  private layersChanged(nowMs: number): void {
+    const layers = this.simulcastLayers(nowMs);
+    for (const subscription of this.subscriptions) subscription.layersChanged(layers);
+  }
+
+  /** Stops receiving; subscriptions are closed by the meeting. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    this.subscriptions.clear();
+  }
+}
+
+/**
+ * One receive slot of a subscriber carrying one published track (video), or
+ * whichever loud speaker owns it (audio: a subscriber has N audio slots and
+ * the meeting binds them to the N loudest others, so it never receives more
+ * than N audio streams). Outgoing sequence numbers and
+ * timestamps stay continuous across layer switches and owner changes.
+ */
+export class Subscription {
+  private munger: RtpMunger;
+  private readonly vp8 = new Vp8Munger();
+  private readonly selector: LayerSelector | undefined;
+  private track: PublishedTrack | undefined;
+  paused = false;
+
+  constructor(
+    readonly subscriberId: ParticipantId,
+    readonly mid: string,
+    readonly kind: 'audio' | 'video',
+    private readonly sender: RTCRtpSender,
+    private readonly host: TrackHost,
+  ) {
+    this.munger = new RtpMunger({ ssrc: sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 });
+    this.selector = kind === 'video' ? new LayerSelector() : undefined;
+  }
+
+  get trackId(): string | undefined {
+    return this.track?.trackId;
+  }
+
+  get publisherId(): ParticipantId | undefined {
+    return this.track?.participantId;
+  }
+
+  /** Binds the slot to a track (or frees it with undefined). */
+  bind(track: PublishedTrack | undefined): void {
+    if (this.track === track) return;
+    this.track?.remove(this);
+    this.track = track;
+    if (!track) {
+      this.munger.setTarget(undefined);
+      return;
+    }
+    if (this.munger.clockRate !== track.clockRate) {
+      this.munger = new RtpMunger({ ssrc: this.sender.ssrc, clockRate: track.clockRate });
+    }
+    track.add(this);
+  }
+
+  /** The publisher's layers changed (first packets of a layer, or a layer stopped). */
+  layersChanged(layers: SimulcastLayer[]): void {
+    const nowMs = this.host.now();
+    const track = this.track;
+    if (!this.selector || !track?.simulcast) {
+      // One layer (audio, or video without simulcast): forward it unless paused.
+      const ssrc = layers[0] ? track?.ssrcOfSpatial(layers[0].spatial) : undefined;
+      this.munger.setTarget(this.paused ? undefined : ssrc);
+      if (ssrc !== undefined && !this.paused && this.kind === 'video') track?.requestKeyframe(ssrc, nowMs);
+      return;
+    }
+    this.apply(this.selector.setLayers(layers, nowMs), nowMs);
+  }
+
+  /** Periodic layer upkeep (simulcast only). */
+  tick(nowMs: number): void {
+    if (this.selector && this.track?.simulcast) this.apply(this.selector.update(nowMs), nowMs);
+  }
+
+  /** Pause/resume and SD/HD from the subscriber. */
+  configure(paused: boolean | undefined, quality: 'SD' | 'HD' | undefined): void {
+    const nowMs = this.host.now();
+    if (paused !== undefined) this.paused = paused;
+    const track = this.track;
+    const selector = this.selector;
+    if (!selector || !track?.simulcast) {
+      // Remember the wish for when the publisher turns simulcast on.
+      if (quality) selector?.setQuality(quality, nowMs);
+      if (track) this.layersChanged(track.simulcastLayers(nowMs));
+      return;
+    }
+    if (paused === true) this.apply(selector.pause(nowMs), nowMs);
+    if (paused === false) this.apply(selector.resume(nowMs), nowMs);
+    if (quality) this.apply(selector.setQuality(quality, nowMs), nowMs);
+  }
+
+  private apply(change: LayerChange | undefined, nowMs: number): void {
+    if (!change || !this.track) return;
+    const ssrc = change.to >= 0 ? this.track.ssrcOfSpatial(change.to) : undefined;
+    this.munger.setTarget(ssrc);
+    if (ssrc !== undefined && change.requestKeyframe) this.track.requestKeyframe(ssrc, nowMs);
+  }
+
+  /** A subscriber's keyframe request (PLI), relayed to the publisher of what it gets now. */
+  onKeyframeRequest(): void {
+    const target = this.munger.target;
+    this.host.counters.plisReceived++;
+    if (this.track && target !== undefined) this.track.requestKeyframe(target, this.host.now());
+  }
+
+  forward(packet: RtpPacket, keyframe: boolean, descriptor: Vp8Descriptor | undefined, nowMs: number): void {
+    const counters = this.host.counters;
+    const track = this.track;
+    if (!track || this.paused) {
+      counters.packetsDropped++;
+      return;
+    }
+    const header = packet.header;
+    const result = this.munger.process(header.ssrc, header.sequenceNumber, header.timestamp, keyframe, nowMs);
+    if (result !== MungeResult.Forward) {
+      counters.packetsDropped++;
+      if (result === MungeResult.DropAwaitingSwitchPoint && this.munger.target !== undefined) {
+        track.requestKeyframe(this.munger.target, nowMs);
+      }
+      return;
+    }
+    // werift's sendRtp mutates the packet and keeps it for retransmission:
+    // every subscriber gets its own copy.
+    const payload = Buffer.from(packet.payload);
+    if (descriptor) this.vp8.rewrite(payload, descriptor, this.munger.segment);
+    const out = new RtpPacket(
+      new RtpHeader({
+        marker: header.marker,
+        payloadType: header.payloadType,
+        sequenceNumber: this.munger.sequenceNumber,
+        timestamp: this.munger.timestamp,
+        ssrc: this.sender.ssrc,
+      }),
+      payload,
+    );
+    counters.packetsOut++;
+    counters.bytesOut += payload.length + 12;
+    void this.sender.sendRtp(out).catch(() => undefined);
+  }
+
+  close(): void {
+    this.bind(undefined);
+  }
+}

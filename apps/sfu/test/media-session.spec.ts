@@ -1,0 +1,384 @@
+/**
+ * The media session end to end, in one process: a real module (fastify,
+ * WebSocket, werift) and werift clients over loopback. Payload bytes after
+ * the codec header are random (they will be end-to-end encrypted later) and
+ * must arrive intact; meetings must not see each other; capacity is a hard
+ * limit; bad input gets coded errors and the module keeps serving.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { MediaClient } from '@meetedge/client';
+import {
+  MeetingId,
+  ModuleId,
+  ParticipantId,
+  ReservationId,
+  generateTicketKeys,
+  signTicket,
+  type MeetingMode,
+  type Quality,
+} from '@meetedge/core';
+import { createLogger, type Service } from '@meetedge/service-kit';
+import { MemoryClusterState } from '@meetedge/state';
+import { waitFor } from '@meetedge/test-kit';
+import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
+import WebSocket from 'ws';
+import { buildApp } from '../src/app';
+import { loadSfuConfig } from '../src/config';
+
+const keys = generateTicketKeys();
+let app: Service;
+let url: string;
+let state: MemoryClusterState;
+const clients: MediaClient[] = [];
+
+function ticket(meeting: string, participant: string, options: { quality?: Quality; mode?: MeetingMode; moduleId?: string; expiresIn?: number } = {}): string {
+  const now = Date.now();
+  return signTicket(
+    {
+      ticketId: ReservationId(`r-${participant}`),
+      meetingId: MeetingId(meeting),
+      participantId: ParticipantId(participant),
+      moduleId: ModuleId(options.moduleId ?? 'sfu-1'),
+      quality: options.quality ?? 'SD',
+      mode: options.mode ?? 'cloud-hybrid',
+      displayName: participant,
+      issuedAt: now,
+      expiresAt: now + (options.expiresIn ?? 60_000),
+    },
+    keys.privateKey,
+  );
+}
+
+async function join(meeting: string, participant: string, options: Parameters<typeof ticket>[2] = {}): Promise<MediaClient> {
+  const client = await MediaClient.join({ url: `${url}/v1/media`, ticket: ticket(meeting, participant, options) });
+  clients.push(client);
+  return client;
+}
+
+/** A VP8 RTP packet: 1-byte descriptor (S=1, PID 0), a 3-byte payload header (keyframe when `key`), then random bytes. */
+function vp8Packet(seq: number, key: boolean, body: Buffer): RtpPacket {
+  const payload = Buffer.concat([Buffer.from([0x10, key ? 0x00 : 0x01, 0x00, 0x9d]), body]);
+  return new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq, timestamp: seq * 3000, ssrc: 1, marker: true }), payload);
+}
+
+function opusPacket(seq: number, body: Buffer): RtpPacket {
+  return new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: seq * 960, ssrc: 2, marker: false }), body);
+}
+
+/** Collects the payloads a client receives on its slots, by published track id. */
+function collect(client: MediaClient): Map<string, Buffer[]> {
+  const got = new Map<string, Buffer[]>();
+  for (const remote of client.remote.values()) {
+    remote.track.onReceiveRtp.subscribe((packet) => {
+      const id = remote.trackId ?? 'unbound';
+      got.set(id, [...(got.get(id) ?? []), Buffer.from(packet.payload)]);
+    });
+  }
+  return got;
+}
+
+beforeEach(async () => {
+  state = new MemoryClusterState();
+  const config = loadSfuConfig({
+    MEETEDGE_MODULE_ID: 'sfu-1',
+    MEETEDGE_ZONE_ID: 'hq',
+    MEETEDGE_NODE_ID: 'n1',
+    MEETEDGE_HTTP_PORT: '0',
+    MEETEDGE_STATE: 'memory',
+    MEETEDGE_CAPACITY_UNITS: '6',
+    MEETEDGE_JOIN_TIMEOUT_MS: '1000',
+    MEETEDGE_MEDIA_PORT: '0',
+    MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
+    MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  });
+  app = buildApp(config, { logger: createLogger({ level: 'silent' }), state, ownsState: true });
+  url = (await app.start()).replace('http:', 'ws:');
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.leave()));
+  await app.close();
+});
+
+describe('media session', () => {
+  it('three participants exchange audio, camera and screen share; payloads arrive byte for byte', async () => {
+    const alice = await join('m-1', 'alice');
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const screen = new MediaStreamTrack({ kind: 'video' });
+    const ids = await alice.publish([
+      { source: 'microphone', track: mic },
+      { source: 'camera', track: camera },
+      { source: 'screen', track: screen },
+    ]);
+    expect([...ids.keys()].sort()).toEqual(['camera', 'microphone', 'screen']);
+
+    const bob = await join('m-1', 'bob');
+    const carol = await join('m-1', 'carol');
+    expect(bob.tracks.size).toBe(3);
+    await Promise.all([bob.receive(), carol.receive()]);
+    await Promise.all([alice.connected(), bob.connected(), carol.connected()]);
+    const bobGot = collect(bob);
+    const carolGot = collect(carol);
+
+    const sent = { camera: [] as Buffer[], screen: [] as Buffer[], microphone: [] as Buffer[] };
+    for (let i = 0; i < 40; i++) {
+      const c = randomBytes(900);
+      const s = randomBytes(700);
+      const a = randomBytes(120);
+      sent.camera.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), c]));
+      sent.screen.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), s]));
+      sent.microphone.push(a);
+      camera.writeRtp(vp8Packet(100 + i, i === 0, c));
+      screen.writeRtp(vp8Packet(500 + i, i === 0, s));
+      mic.writeRtp(opusPacket(900 + i, a));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const got of [bobGot, carolGot]) {
+      await waitFor(() => (['camera', 'screen', 'microphone'] as const).every((src) => (got.get(ids.get(src) as string)?.length ?? 0) >= 35), {
+        timeoutMs: 10_000,
+      });
+      for (const source of ['camera', 'screen', 'microphone'] as const) {
+        const received = got.get(ids.get(source) as string) ?? [];
+        // Every packet that arrived is one that was sent, byte for byte, in order.
+        const sentHex = sent[source].map((b) => b.toString('hex'));
+        const indexes = received.map((b) => sentHex.indexOf(b.toString('hex')));
+        expect(indexes.every((i) => i >= 0)).toBe(true);
+        expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+      }
+    }
+    expect(bobGot.get('unbound')).toBeUndefined();
+  });
+
+  it('keeps two meetings on one module apart', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    const mallory = await join('m-2', 'mallory');
+    expect(mallory.tracks.size).toBe(0);
+    await bob.receive();
+    await mallory.receive();
+    await Promise.all([alice.connected(), bob.connected(), mallory.connected()]);
+    const bobGot = collect(bob);
+    const malloryGot = collect(mallory);
+    for (let i = 0; i < 30; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(500)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => [...bobGot.values()].flat().length >= 25, { timeoutMs: 10_000 });
+    expect([...malloryGot.values()].flat()).toHaveLength(0);
+    const stats = (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json();
+    const m1 = stats.meetings.find((m: { meetingId: string }) => m.meetingId === 'm-1');
+    const m2 = stats.meetings.find((m: { meetingId: string }) => m.meetingId === 'm-2');
+    expect(m1).toMatchObject({ participants: 2, tracks: 1 });
+    expect(m1.packetsOut).toBeGreaterThanOrEqual(25);
+    expect(m2).toMatchObject({ participants: 1, tracks: 0, packetsIn: 0, packetsOut: 0 });
+  });
+
+  it('carries all media on the one UDP port, and drops stray datagrams there without harm', async () => {
+    const mediaPort = (await app.http.inject({ method: 'GET', url: '/v1/module' })).json().mediaPort as number;
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const ids = await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    for (const client of [alice, bob]) {
+      const candidates = (client.pc.remoteDescription?.sdp ?? '').split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+      expect(candidates.length).toBeGreaterThan(0);
+      for (const line of candidates) expect(Number(line.split(' ')[5])).toBe(mediaPort);
+    }
+    // Garbage from a stranger on the media port.
+    const stranger = createSocket('udp4');
+    for (let i = 0; i < 50; i++) stranger.send(randomBytes(1 + (i % 200)), mediaPort, '127.0.0.1');
+    await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().udp.droppedUnknownSource >= 50);
+    stranger.close();
+    const got = collect(bob);
+    for (let i = 0; i < 20; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(400)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => (got.get(ids.get('camera') as string)?.length ?? 0) >= 15);
+  });
+
+  it('refuses the unit past capacity with a clear error, and frees units when a participant leaves', async () => {
+    // Capacity 6: two HD (4 units) and two SD (2 units) fill it.
+    const hd1 = await join('m-1', 'hd1', { quality: 'HD' });
+    await join('m-1', 'hd2', { quality: 'HD' });
+    await join('m-2', 'sd1');
+    await join('m-2', 'sd2');
+    await expect(join('m-3', 'sd3')).rejects.toMatchObject({
+      code: 'CAPACITY_EXCEEDED',
+      message: 'module sfu-1 is full: 6 of 6 units in use, 1 more needed',
+    });
+    await hd1.leave();
+    await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.usedUnits === 4);
+    await expect(join('m-3', 'sd3')).resolves.toBeInstanceOf(MediaClient);
+  });
+
+  it.each([
+    ['an expired ticket', () => ticket('m-1', 'p', { expiresIn: -1 }), 'UNAUTHENTICATED', 'join ticket has expired'],
+    ['a ticket for another module', () => ticket('m-1', 'p', { moduleId: 'sfu-2' }), 'UNAUTHENTICATED', 'join ticket is for module sfu-2, not sfu-1'],
+    [
+      'a forged ticket',
+      () => {
+        // Flip one character in the middle of the signature (the last one may only carry padding bits).
+        const [body, signature = ''] = ticket('m-1', 'p').split('.');
+        const i = Math.floor(signature.length / 2);
+        return `${body}.${signature.slice(0, i)}${signature[i] === 'A' ? 'B' : 'A'}${signature.slice(i + 1)}`;
+      },
+      'UNAUTHENTICATED',
+      'join ticket has an invalid signature',
+    ],
+  ])('refuses %s and closes the socket', async (_what, make, code, message) => {
+    await expect(MediaClient.join({ url: `${url}/v1/media`, ticket: make() })).rejects.toMatchObject({ code, message });
+  });
+});
+
+describe('media forwarding rules', () => {
+  const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+  /** Writes Opus-like packets with an RFC 6464 audio level (0 loud … 127 silent) in the negotiated extension. */
+  function speak(client: MediaClient, track: MediaStreamTrack, level: number, seq: number): void {
+    const transceiver = client.pc.getTransceivers().find((t) => t.sender.track === track);
+    const id = transceiver?.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+    if (id === undefined) throw new Error('audio level extension not negotiated');
+    const packet = opusPacket(seq, randomBytes(80));
+    packet.header.extensions = [{ id, payload: Buffer.from([0x80 | level]) }];
+    track.writeRtp(packet);
+  }
+
+  it('sends each participant only the N loudest others, and tells everyone who speaks', async () => {
+    const levels: Record<string, number> = { alice: 10, bob: 30, carol: 50, dave: 127 };
+    const mics = new Map<string, { client: MediaClient; mic: MediaStreamTrack; trackId: string }>();
+    for (const name of Object.keys(levels)) {
+      const client = await join('m-1', name);
+      const mic = new MediaStreamTrack({ kind: 'audio' });
+      const ids = await client.publish([{ source: 'microphone', track: mic }]);
+      mics.set(name, { client, mic, trackId: ids.get('microphone') as string });
+    }
+    const eve = await join('m-1', 'eve');
+    const speakers: string[][] = [];
+    eve.on('message', (m) => {
+      if (m.type === 'speakers') speakers.push(m.participantIds);
+    });
+    await eve.receive();
+    expect([...eve.remote.values()].filter((r) => r.kind === 'audio')).toHaveLength(3);
+    await eve.connected();
+    await Promise.all([...mics.values()].map((m) => m.client.connected()));
+    const got = collect(eve);
+    for (let i = 0; i < 60; i++) {
+      for (const [name, { client, mic }] of mics) speak(client, mic, levels[name] as number, i);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => speakers.some((s) => s.join() === 'alice,bob,carol'), { timeoutMs: 10_000 });
+    // Eve's three audio slots carry the three loudest; dave (silent) never reaches her once ranked.
+    await waitFor(() => {
+      const bound = [...eve.remote.values()].filter((r) => r.kind === 'audio').map((r) => r.trackId).sort();
+      return bound.join() === ['alice', 'bob', 'carol'].map((n) => mics.get(n)?.trackId).sort().join();
+    });
+    const before = got.get(mics.get('dave')?.trackId as string)?.length ?? 0;
+    for (let i = 60; i < 90; i++) {
+      for (const [name, { client, mic }] of mics) speak(client, mic, levels[name] as number, i);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => (got.get(mics.get('carol')?.trackId as string)?.length ?? 0) >= 80);
+    expect(got.get(mics.get('dave')?.trackId as string)?.length ?? 0).toBe(before);
+  }, 30_000);
+
+  it('a paused track stops reaching the subscriber and resumes with a keyframe request', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const ids = await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    const got = collect(bob);
+    const trackId = ids.get('camera') as string;
+    const count = () => got.get(trackId)?.length ?? 0;
+    let seq = 0;
+    const send = async (n: number, keyEvery = 0) => {
+      for (let i = 0; i < n; i++, seq++) {
+        camera.writeRtp(vp8Packet(seq, seq === 0 || (keyEvery > 0 && i % keyEvery === 0), randomBytes(300)));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await send(20);
+    await waitFor(() => count() >= 15);
+    bob.setSubscription(trackId, { paused: true });
+    await new Promise((r) => setTimeout(r, 200));
+    const paused = count();
+    await send(20);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(count()).toBe(paused);
+
+    const plisBefore = (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.plisSent;
+    bob.setSubscription(trackId, { paused: false });
+    // Resuming asks the publisher for a keyframe; forwarding restarts at one.
+    await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.plisSent > plisBefore);
+    await send(20, 10);
+    await waitFor(() => count() > paused + 5);
+  });
+});
+
+describe('the media session door', () => {
+  /** Opens a raw WebSocket and collects what the module answers. */
+  async function raw(): Promise<{ ws: WebSocket; messages: { type: string; code?: string; message?: string; fatal?: boolean }[]; closed: Promise<number> }> {
+    const ws = new WebSocket(`${url}/v1/media`);
+    const messages: { type: string; code?: string; message?: string; fatal?: boolean }[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise((resolve) => ws.once('open', resolve));
+    return { ws, messages, closed };
+  }
+
+  it('closes a session whose first message is not a join, saying why', async () => {
+    const { ws, messages, closed } = await raw();
+    ws.send('{"type":"offer","sdp":"v=0","publications":[]}');
+    expect(await closed).toBe(1008);
+    expect(messages).toEqual([{ type: 'error', code: 'CONFLICT', message: 'offer: join first', fatal: true }]);
+  });
+
+  it('answers malformed and unknown messages of a joined session with coded errors and keeps it open', async () => {
+    const client = await join('m-1', 'alice');
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+    client.sendRaw('{"type":');
+    client.sendRaw('{"type":"teleport"}');
+    client.sendRaw('{"type":"join","ticket":"x.y"}');
+    client.sendRaw('{"type":"subscription","trackId":"nope"}');
+    client.sendRaw(JSON.stringify({ type: 'offer', sdp: 'not sdp', publications: [] }));
+    await waitFor(() => errors.length === 5);
+    expect(errors).toEqual([
+      'INVALID_ARGUMENT: message is not valid JSON',
+      'INVALID_ARGUMENT: unknown message type "teleport"; expected one of join, offer, candidate, subscription, leave',
+      'CONFLICT: join: the session has already joined',
+      'NOT_FOUND: no receive slot carries track nope',
+      'INVALID_ARGUMENT: invalid SDP: must start with "v=0"',
+    ]);
+    // Still serving: a real negotiation goes through.
+    await client.publish([{ source: 'microphone', track: new MediaStreamTrack({ kind: 'audio' }) }]);
+  });
+
+  it('refuses an offer whose sending sections are not all publications', async () => {
+    const client = await join('m-1', 'alice');
+    const pc = client.pc;
+    pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), { direction: 'sendonly' });
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.message));
+    client.sendRaw(JSON.stringify({ type: 'offer', sdp: offer.sdp, publications: [] }));
+    await waitFor(() => errors.length === 1);
+    expect(errors[0]).toMatch(/^mid \S+ sends but is not in publications$/);
+  });
+
+  it('drops a session that never joins after the join timeout (releasing nothing it never held)', async () => {
+    const { closed, messages } = await raw();
+    // MEETEDGE_JOIN_TIMEOUT_MS is 1000 here.
+    expect(await closed).toBe(1008);
+    expect(messages[0]).toMatchObject({ code: 'UNAUTHENTICATED', message: 'no join message within the join timeout', fatal: true });
+  });
+});

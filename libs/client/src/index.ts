@@ -1,0 +1,1 @@
+export { MediaClient, type MediaClientEvents, type MediaClientOptions, type RemoteTrack } from './media-client';
