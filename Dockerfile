@@ -35,7 +35,13 @@ RUN node tools/scripts/bundle.mjs "${APP}"
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# werift runs patched (docs/werift.md): apply the patches explicitly, since
+# install scripts are off; --error-on-fail so a patch that no longer applies
+# fails the build instead of shipping an unpatched werift.
+COPY patches/ patches/
+RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts \
+ && npx patch-package --error-on-fail \
+ && npm cache clean --force
 
 # ---- runtime ----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

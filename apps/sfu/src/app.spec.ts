@@ -50,9 +50,12 @@ describe('sfu app', () => {
     expect(res.json()).toMatchObject({ checks: { state: 'UNAVAILABLE' } });
   });
 
-  it('GET /metrics is labelled with the service', async () => {
+  it('GET /metrics is labelled with the service and reports media and capacity', async () => {
     const res = await app.http.inject({ method: 'GET', url: '/metrics' });
     expect(res.body).toContain('service="cloud-mmr"');
+    expect(res.body).toMatch(/meetedge_sfu_capacity_units\{service="cloud-mmr"\} 200/);
+    expect(res.body).toMatch(/meetedge_sfu_packets_out_total\{service="cloud-mmr"\} 0/);
+    expect(res.body).toMatch(/meetedge_sfu_udp_dropped_total\{service="cloud-mmr"\} 0/);
   });
 
   it('close() is idempotent and closes the store it owns', async () => {

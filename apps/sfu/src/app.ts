@@ -52,46 +52,38 @@ const COUNTER_FIELDS = ['packetsIn', 'bytesIn', 'packetsOut', 'bytesOut', 'packe
 
 /** Module media stats as Prometheus metrics, read at scrape time. */
 function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, mux: () => UdpMux | undefined): void {
-  const gauges: { name: string; help: string; read: (s: ModuleMediaStats) => number }[] = [
-    { name: 'meetedge_sfu_meetings', help: 'Meetings with a participant on this module', read: (s) => s.meetings },
-    { name: 'meetedge_sfu_participants', help: 'Participants with a media session on this module', read: (s) => s.participants },
-    { name: 'meetedge_sfu_tracks', help: 'Published tracks on this module', read: (s) => s.tracks },
-    { name: 'meetedge_sfu_used_units', help: 'Capacity units held (SD = 1, HD = 2)', read: (s) => s.usedUnits },
-    { name: 'meetedge_sfu_capacity_units', help: 'Capacity of this module in units', read: (s) => s.capacityUnits },
-    { name: 'meetedge_sfu_sessions_refused_total', help: 'Media sessions closed for a protocol error', read: (s) => s.sessionsRefused },
+  const udp = (read: (s: UdpMuxStats) => number) => () => {
+    const m = mux();
+    return m ? read(m.stats()) : 0;
+  };
+  const stat = (read: (s: ModuleMediaStats) => number) => () => read(media.stats());
+  const gauges: { name: string; help: string; read: () => number }[] = [
+    { name: 'meetedge_sfu_meetings', help: 'Meetings with a participant on this module', read: stat((s) => s.meetings) },
+    { name: 'meetedge_sfu_participants', help: 'Participants with a media session on this module', read: stat((s) => s.participants) },
+    { name: 'meetedge_sfu_tracks', help: 'Published tracks on this module', read: stat((s) => s.tracks) },
+    { name: 'meetedge_sfu_used_units', help: 'Capacity units held (SD = 1, HD = 2)', read: stat((s) => s.usedUnits) },
+    { name: 'meetedge_sfu_capacity_units', help: 'Capacity of this module in units', read: stat((s) => s.capacityUnits) },
+    { name: 'meetedge_sfu_sessions_refused_total', help: 'Media sessions closed for a protocol error', read: stat((s) => s.sessionsRefused) },
     ...COUNTER_FIELDS.map((field) => ({
       name: `meetedge_sfu_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`,
       help: `Media ${field} since start (all meetings)`,
-      read: (s: ModuleMediaStats) => s[field],
+      read: stat((s) => s[field]),
     })),
-  ];
-  const udp: { name: string; help: string; read: (s: UdpMuxStats) => number }[] = [
-    { name: 'meetedge_sfu_udp_datagrams_in_total', help: 'Datagrams received on the media port', read: (s) => s.datagramsIn },
-    { name: 'meetedge_sfu_udp_datagrams_out_total', help: 'Datagrams sent from the media port', read: (s) => s.datagramsOut },
+    { name: 'meetedge_sfu_udp_datagrams_in_total', help: 'Datagrams received on the media port', read: udp((s) => s.datagramsIn) },
+    { name: 'meetedge_sfu_udp_datagrams_out_total', help: 'Datagrams sent from the media port', read: udp((s) => s.datagramsOut) },
     {
       name: 'meetedge_sfu_udp_dropped_total',
       help: 'Datagrams on the media port that belonged to no connection (stray or garbage), dropped',
-      read: (s) => s.droppedUnknownSource + s.droppedUnknownUfrag + s.handlerErrors,
+      read: udp((s) => s.droppedUnknownSource + s.droppedUnknownUfrag + s.handlerErrors),
     },
   ];
-  for (const g of udp) {
-    new Gauge({
-      name: g.name,
-      help: g.help,
-      registers: [metrics.registry],
-      collect() {
-        const m = mux();
-        this.set(m ? g.read(m.stats()) : 0);
-      },
-    });
-  }
   for (const g of gauges) {
     new Gauge({
       name: g.name,
       help: g.help,
       registers: [metrics.registry],
       collect() {
-        this.set(g.read(media.stats()));
+        this.set(g.read());
       },
     });
   }
