@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { MediaClient } from '@meetedge/client';
+import fc from 'fast-check';
 import {
   MeetingId,
   ModuleId,
@@ -361,6 +362,67 @@ describe('the media session door', () => {
     // Still serving: a real negotiation goes through.
     await client.publish([{ source: 'microphone', track: new MediaStreamTrack({ kind: 'audio' }) }]);
   });
+
+  it('survives random frames from joined and unjoined sessions, and keeps serving a meeting in progress', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const ids = await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+
+    const frames = fc.sample(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+        fc
+          .record(
+            {
+              type: fc.constantFrom('join', 'offer', 'candidate', 'subscription', 'leave', 'joined', 'answer'),
+              ticket: fc.string({ maxLength: 100 }),
+              sdp: fc.oneof(fc.string({ maxLength: 300 }), fc.constant('v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendonly\r\n')),
+              publications: fc.array(fc.record({ mid: fc.string({ maxLength: 4 }), source: fc.constantFrom('microphone', 'camera', 'screen', 'x') }), { maxLength: 3 }),
+              trackId: fc.oneof(fc.string({ maxLength: 20 }), fc.constant(ids.get('camera') as string)),
+              candidate: fc.string({ maxLength: 100 }),
+              paused: fc.boolean(),
+              quality: fc.constantFrom('SD', 'HD', 'UHD'),
+            },
+            { requiredKeys: ['type'] },
+          )
+          .filter((m) => m.type !== 'leave')
+          .map((m) => JSON.stringify(m)),
+      ),
+      { numRuns: 300, seed: 42 },
+    );
+    // A fuzzing participant that joined, and strangers that never did.
+    const fuzzer = await join('m-1', 'fuzzer');
+    const errors: string[] = [];
+    fuzzer.on('error', (e) => errors.push(e.code));
+    for (const frame of frames) fuzzer.sendRaw(frame);
+    const strangers = await Promise.all(
+      frames.slice(0, 20).map(async (frame) => {
+        const ws = new WebSocket(`${url}/v1/media`);
+        const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+        await new Promise((resolve) => ws.once('open', resolve));
+        ws.send(frame);
+        return closed;
+      }),
+    );
+    // Every stranger was closed with a policy error (its first frame was not a valid join).
+    expect(new Set(await Promise.all(strangers))).toEqual(new Set([1008]));
+    await waitFor(() => errors.length > 0);
+    expect(errors.every((code) => ['INVALID_ARGUMENT', 'CONFLICT', 'NOT_FOUND', 'UNAUTHENTICATED'].includes(code))).toBe(true);
+
+    // The meeting in progress still works.
+    const got = collect(bob);
+    for (let i = 0; i < 20; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(300)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => (got.get(ids.get('camera') as string)?.length ?? 0) >= 15);
+    const stats = (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json();
+    expect(stats.module.participants).toBeGreaterThanOrEqual(2);
+  }, 30_000);
 
   it('refuses an offer whose sending sections are not all publications', async () => {
     const client = await join('m-1', 'alice');
