@@ -289,6 +289,27 @@ describe('media forwarding rules', () => {
     expect(got.get(mics.get('dave')?.trackId as string)?.length ?? 0).toBe(before);
   }, 30_000);
 
+  it('keeps a gap in the input a gap in the output, so the subscriber NACKs it', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    const sequenceNumbers: number[] = [];
+    for (const remote of bob.remote.values()) remote.track.onReceiveRtp.subscribe((p) => sequenceNumbers.push(p.header.sequenceNumber));
+    for (let i = 0; i < 60; i++) {
+      // 20..24 never leave the publisher.
+      if (i < 20 || i >= 25) camera.writeRtp(vp8Packet(1000 + i, i === 0, randomBytes(200)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => sequenceNumbers.length >= 50);
+    const sorted = [...new Set(sequenceNumbers)].sort((a, b) => a - b);
+    const gaps = sorted.slice(1).map((n, i) => n - (sorted[i] as number)).filter((d) => d > 1);
+    expect(gaps).toEqual([6]);
+    await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.nacksReceived > 0);
+  });
+
   it('a paused track stops reaching the subscriber and resumes with a keyframe request', async () => {
     const alice = await join('m-1', 'alice');
     const camera = new MediaStreamTrack({ kind: 'video' });

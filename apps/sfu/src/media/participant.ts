@@ -133,6 +133,8 @@ export class Participant {
   private addSlot(mid: string, kind: 'audio' | 'video', transceiver: RTCRtpTransceiver): void {
     const subscription = new Subscription(this.participantId, mid, kind, transceiver.sender, this.meeting);
     transceiver.sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
+    // werift's sender answers NACKs from its own history of what it sent; count them.
+    transceiver.sender.onGenericNack.subscribe(() => this.meeting.counters.nacksReceived++);
     this.slots.set(mid, subscription);
   }
 

@@ -9,7 +9,7 @@ export interface MediaCounters {
   bytesOut: number;
   /** Packets a subscriber did not get because of the forwarding rules (paused, not loudest, waiting for a keyframe). */
   packetsDropped: number;
-  /** NACK feedback packets received from subscribers. */
+  /** NACK feedback packets received from subscribers (each answered from the sender's history). */
   nacksReceived: number;
   /** Keyframe requests (PLI) sent to publishers. */
   plisSent: number;
