@@ -48,7 +48,8 @@ export interface RemoteTrack {
 export interface MediaClientEvents {
   message: [ServerMessage];
   slots: [RemoteTrack[]];
-  error: [ServerMessageOf<'error'>];
+  /** The module refused a message (not named `error`: an EventEmitter throws an unheard 'error'). */
+  refused: [ServerMessageOf<'error'>];
   closed: [{ code: number; reason: string }];
 }
 
@@ -127,11 +128,15 @@ export class MediaClient extends EventEmitter<MediaClientEvents> {
         this.onClose(code, reason.toString());
         fail(new MeetedgeError('UNAVAILABLE', `session closed (${code}) ${reason.toString()}`));
       });
-      this.once('error', (error) => fail(codedError(error)));
+      const refused = (error: ServerMessageOf<'error'>) => fail(codedError(error));
+      this.once('refused', refused);
       const first = (message: ServerMessage) => {
         if (message.type !== 'joined') return this.once('message', first);
         clearTimeout(timer);
         socket.off('error', unreachable);
+        // A later socket error ends in 'close' (handled); without a listener ws would throw it.
+        socket.on('error', () => undefined);
+        this.off('refused', refused);
         resolve();
       };
       this.once('message', first);
@@ -171,7 +176,7 @@ export class MediaClient extends EventEmitter<MediaClientEvents> {
         void this.renegotiate(message.audioSlots, message.videoSlots).catch(() => undefined);
         break;
       case 'error':
-        this.emit('error', message);
+        this.emit('refused', message);
         break;
       default:
         break;
@@ -258,13 +263,20 @@ export class MediaClient extends EventEmitter<MediaClientEvents> {
     const publications = [...this.publications.values()]
       .filter((p) => p.transceiver.mid != null)
       .map((p) => ({ mid: p.transceiver.mid as string, source: p.source }));
+    let refused: ((error: ServerMessageOf<'error'>) => void) | undefined;
     const answered = new Promise<ServerMessageOf<'answer'>>((resolve, reject) => {
       this.pendingAnswer = resolve;
-      this.once('error', (error) => reject(codedError(error)));
+      refused = (error) => reject(codedError(error));
+      this.once('refused', refused);
     });
     this.send({ type: 'offer', sdp: this.pc.localDescription?.sdp ?? offer.sdp, publications });
-    const answer = await answered;
-    this.pendingAnswer = undefined;
+    let answer: ServerMessageOf<'answer'>;
+    try {
+      answer = await answered;
+    } finally {
+      this.pendingAnswer = undefined;
+      if (refused) this.off('refused', refused);
+    }
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     return answer;
   }

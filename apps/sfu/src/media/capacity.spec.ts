@@ -1,7 +1,7 @@
-import { MeetedgeError, ModuleId, ParticipantId } from '@meetedge/core';
+import { MeetedgeError, ModuleId } from '@meetedge/core';
 import { CapacityLedger } from './capacity';
 
-const p = (n: number) => ParticipantId(`p-${n}`);
+const p = (n: number) => `m-1/p-${n}`;
 
 describe('CapacityLedger', () => {
   it('holds 400 SD participants and refuses the 401st unit', () => {

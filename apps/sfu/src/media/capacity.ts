@@ -5,10 +5,15 @@
  * this ledger is the module's last word, so a client with a valid ticket
  * still cannot push the module past what it can carry.
  */
-import { MeetedgeError, type ModuleId, type ParticipantId } from '@meetedge/core';
+import { MeetedgeError, type MeetingId, type ModuleId, type ParticipantId } from '@meetedge/core';
+
+/** What a participant's units are held under: the same person may sit in two meetings, each holds its own. */
+export function holderOf(meetingId: MeetingId, participantId: ParticipantId): string {
+  return `${meetingId}/${participantId}`;
+}
 
 export class CapacityLedger {
-  private readonly held = new Map<ParticipantId, number>();
+  private readonly held = new Map<string, number>();
   private used = 0;
 
   /**
@@ -26,12 +31,13 @@ export class CapacityLedger {
   }
 
   /**
-   * Holds `units` for a participant, or throws CAPACITY_EXCEEDED saying how
-   * full the module is. Holding again for the same participant (a
-   * reconnect) replaces what it held.
+   * Holds `units` for a holder (a participant of a meeting: the same person
+   * may sit in two meetings, each holds its own), or throws
+   * CAPACITY_EXCEEDED saying how full the module is. Holding again for the
+   * same holder (a reconnect) replaces what it held.
    */
-  hold(participantId: ParticipantId, units: number): void {
-    const previous = this.held.get(participantId) ?? 0;
+  hold(holder: string, units: number): void {
+    const previous = this.held.get(holder) ?? 0;
     const after = this.used - previous + units;
     if (after > this.capacityUnits) {
       throw new MeetedgeError(
@@ -40,15 +46,15 @@ export class CapacityLedger {
         { moduleId: this.moduleId, usedUnits: this.used, capacityUnits: this.capacityUnits },
       );
     }
-    this.held.set(participantId, units);
+    this.held.set(holder, units);
     this.used = after;
   }
 
-  /** Frees what a participant held; false when it held nothing. */
-  release(participantId: ParticipantId): boolean {
-    const units = this.held.get(participantId);
+  /** Frees what a holder held; false when it held nothing. */
+  release(holder: string): boolean {
+    const units = this.held.get(holder);
     if (units === undefined) return false;
-    this.held.delete(participantId);
+    this.held.delete(holder);
     this.used -= units;
     return true;
   }

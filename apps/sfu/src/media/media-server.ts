@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { MeetingId, MeetingMode, ModuleId } from '@meetedge/core';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
-import { CapacityLedger } from './capacity';
+import { CapacityLedger, holderOf } from './capacity';
 import { Meeting } from './meeting';
 import type { Participant } from './participant';
 import { MediaSession, type SessionSocket } from './session';
@@ -50,6 +50,8 @@ export class MediaServer {
   readonly ledger: CapacityLedger;
   private readonly meetings = new Map<MeetingId, Meeting>();
   private readonly sessions = new Set<MediaSession>();
+  /** The joined session of each participant of each meeting (`meetingId/participantId`). */
+  private readonly joined = new Map<string, MediaSession>();
   /** Counters of meetings that have ended, so module totals never go down. */
   private readonly ended: MediaCounters = zeroCounters();
   sessionsRefused = 0;
@@ -73,6 +75,26 @@ export class MediaServer {
     return session;
   }
 
+  /** The mode of a meeting this module carries, if it carries it. */
+  modeOf(meetingId: MeetingId): MeetingMode | undefined {
+    return this.meetings.get(meetingId)?.mode;
+  }
+
+  /**
+   * Makes `session` the joined session of its participant; a session that
+   * held that place before (a reconnect) is told and closed first.
+   */
+  async claim(holder: string, session: MediaSession): Promise<void> {
+    const previous = this.joined.get(holder);
+    this.joined.set(holder, session);
+    if (previous && previous !== session) await previous.replaced();
+  }
+
+  /** Forgets `session` as the joined session of `holder`, unless another took its place. */
+  unclaim(holder: string, session: MediaSession): void {
+    if (this.joined.get(holder) === session) this.joined.delete(holder);
+  }
+
   /** The meeting, created on first join. A meeting's mode is fixed by its first ticket. */
   meeting(meetingId: MeetingId, mode: MeetingMode): Meeting {
     let meeting = this.meetings.get(meetingId);
@@ -93,7 +115,7 @@ export class MediaServer {
     participant.close();
     const meeting = participant.meeting;
     const empty = meeting.leave(participant);
-    this.ledger.release(participant.participantId);
+    this.ledger.release(holderOf(meeting.meetingId, participant.participantId));
     if (empty && this.meetings.get(meeting.meetingId) === meeting) {
       this.meetings.delete(meeting.meetingId);
       addCounters(this.ended, meeting.counters);

@@ -53,10 +53,11 @@ export class Meeting implements TrackHost {
    */
   audioFor(participantId: ParticipantId): PublishedTrack[] {
     const audio = this.publishedTracks().filter((t) => t.kind === 'audio' && t.participantId !== participantId);
-    const rank = new Map(this.speakers.speakers.map((id, i) => [id, i]));
-    const order = (t: PublishedTrack) => rank.get(t.participantId) ?? Number.MAX_SAFE_INTEGER;
-    // Array.prototype.sort is stable: unranked tracks keep publishing order.
-    return audio.sort((a, b) => order(a) - order(b)).slice(0, this.options.audioSlots);
+    // The tracker ranks N + 1 speakers, so a listener who is itself among the
+    // loudest gets the next one, not a silent participant.
+    const loud = audio.filter((t) => this.speakers.shouldForwardAudio(t.participantId, participantId));
+    const rest = audio.filter((t) => !loud.includes(t));
+    return [...loud, ...rest].slice(0, this.options.audioSlots);
   }
 
   publishedTracks(): PublishedTrack[] {
@@ -83,8 +84,12 @@ export class Meeting implements TrackHost {
     return this.participants.size === 0;
   }
 
-  /** A new published track: everyone else may receive it. */
+  /** A new published track: everyone else may receive it. Only members publish. */
   publish(track: PublishedTrack): void {
+    if (this.participants.get(track.participantId)?.closed !== false) {
+      track.close();
+      return;
+    }
     this.tracks.set(track.trackId, track);
     this.broadcast({ type: 'track-published', track: track.info() }, track.participantId);
     for (const participant of this.participants.values()) {
@@ -114,8 +119,8 @@ export class Meeting implements TrackHost {
 
   private updateSpeakers(nowMs: number): void {
     const change = this.speakers.update(nowMs);
-    if (!change) return;
-    this.broadcast({ type: 'speakers', participantIds: [...change.speakers], dominant: change.speakers[0] ?? null });
+    if (change) this.broadcast({ type: 'speakers', participantIds: [...change.speakers], dominant: change.speakers[0] ?? null });
+    // The ranking below the top N moves too (who is next for a listener who is itself loud).
     for (const participant of this.participants.values()) participant.followSpeakers();
   }
 

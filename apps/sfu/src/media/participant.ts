@@ -6,7 +6,7 @@
  * into slots, answer, then fill the slots.
  */
 import { randomBytes } from 'node:crypto';
-import { MeetedgeError, type ParticipantId } from '@meetedge/core';
+import { MeetedgeError, type ParticipantId, type Quality } from '@meetedge/core';
 import type { ServerMessage, TrackSource } from '@meetedge/signaling';
 import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { Meeting } from './meeting';
@@ -28,6 +28,14 @@ const KIND_OF_SOURCE: Record<TrackSource, 'audio' | 'video'> = { microphone: 'au
 
 /** Longest wait for the module's own ICE candidates before answering anyway, ms. */
 const GATHER_TIMEOUT_MS = 2000;
+/** A connection not up this long after the first answer is given up (a client that never completes ICE), ms. */
+const CONNECT_TIMEOUT_MS = 20_000;
+
+/** How the participant wants to receive one published track (kept across slot changes). */
+interface Wish {
+  paused: boolean;
+  quality: Quality;
+}
 
 function newTrackId(): string {
   return `t${randomBytes(6).toString('hex')}`;
@@ -38,12 +46,20 @@ export class Participant {
   private readonly slots = new Map<string, Subscription>();
   private negotiating: Promise<unknown> = Promise.resolve();
   private renegotiationAsked = false;
+  private slotsWanted = false;
+  private inNegotiation = false;
   private peer: RTCPeerConnection | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private readonly wishes = new Map<string, Wish>();
+  /** Called when the media connection fails or never comes up; the session then ends. */
+  onMediaFailed: ((reason: string) => void) | undefined;
   closed = false;
 
   constructor(
     readonly participantId: ParticipantId,
     readonly displayName: string,
+    /** What the ticket reserved: the best video quality this participant may receive. */
+    readonly quality: Quality,
     readonly meeting: Meeting,
     /** Builds the werift connection at the first offer: a joined participant that never offers costs no sockets. */
     private readonly createPeer: () => RTCPeerConnection,
@@ -52,8 +68,20 @@ export class Participant {
   ) {}
 
   private get pc(): RTCPeerConnection {
-    this.peer ??= this.createPeer();
+    if (!this.peer) {
+      const peer = this.createPeer();
+      peer.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') clearTimeout(this.connectTimer);
+        if (state === 'failed' && !this.closed) this.onMediaFailed?.('media connection failed');
+      });
+      this.peer = peer;
+    }
     return this.peer;
+  }
+
+  /** Throws when the participant closed while a negotiation was waiting. */
+  private checkOpen(): void {
+    if (this.closed) throw new MeetedgeError('CONFLICT', 'the session closed during negotiation');
   }
 
   info(): { participantId: ParticipantId; displayName: string } {
@@ -66,13 +94,20 @@ export class Participant {
 
   /** Negotiations run one at a time, in the order the offers arrived. */
   negotiate(sdp: string, publications: readonly Publication[]): Promise<NegotiationResult> {
-    const run = this.negotiating.then(() => this.applyOffer(sdp, publications));
+    const run = this.negotiating.then(async () => {
+      this.inNegotiation = true;
+      try {
+        return await this.applyOffer(sdp, publications);
+      } finally {
+        this.inNegotiation = false;
+      }
+    });
     this.negotiating = run.catch(() => undefined);
     return run;
   }
 
   private async applyOffer(sdp: string, publications: readonly Publication[]): Promise<NegotiationResult> {
-    if (this.closed) throw new MeetedgeError('CONFLICT', 'the session is closed');
+    this.checkOpen();
     const sections = scanOffer(sdp);
     checkPublications(sections, publications);
     try {
@@ -80,6 +115,7 @@ export class Participant {
     } catch (err) {
       throw new MeetedgeError('INVALID_ARGUMENT', `invalid SDP: ${(err as Error).message}`);
     }
+    this.checkOpen();
     const byMid = new Map(sections.map((s) => [s.mid, s]));
     const sourceOf = new Map(publications.map((p) => [p.mid, p.source]));
     const added: PublishedTrack[] = [];
@@ -115,12 +151,24 @@ export class Participant {
     }
 
     const answer = await this.pc.createAnswer();
+    this.checkOpen();
     await this.pc.setLocalDescription(answer);
+    this.checkOpen();
     await this.gathered();
+    this.checkOpen();
     this.renegotiationAsked = false;
+    if (!this.connectTimer && this.pc.connectionState !== 'connected') {
+      this.connectTimer = setTimeout(() => {
+        if (!this.closed && this.peer?.connectionState !== 'connected') {
+          this.onMediaFailed?.(`media connection not established within ${CONNECT_TIMEOUT_MS} ms`);
+        }
+      }, CONNECT_TIMEOUT_MS);
+      this.connectTimer.unref();
+    }
 
     for (const track of added) this.meeting.publish(track);
-    this.fillVideoSlots();
+    // The answer carries the slots; nothing is announced before it.
+    this.fillVideoSlots(false);
     this.followSpeakers(false);
 
     return {
@@ -130,8 +178,13 @@ export class Participant {
     };
   }
 
+  /** After the answer went out: ask for more receive slots if tracks are waiting for one. */
+  afterAnswer(): void {
+    if (this.slotsWanted) this.askForSlots();
+  }
+
   private addSlot(mid: string, kind: 'audio' | 'video', transceiver: RTCRtpTransceiver): void {
-    const subscription = new Subscription(this.participantId, mid, kind, transceiver.sender, this.meeting);
+    const subscription = new Subscription(this.participantId, mid, kind, transceiver, this.meeting, (trackId) => this.wishFor(trackId));
     transceiver.sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
     // werift's sender answers NACKs from its own history of what it sent; count them.
     transceiver.sender.onGenericNack.subscribe(() => this.meeting.counters.nacksReceived++);
@@ -179,17 +232,20 @@ export class Participant {
         changed = true;
       }
     }
+    this.wishes.delete(track.trackId);
     if (track.kind === 'audio') this.followSpeakers(false);
+    // A freed video slot takes a track that was waiting for one.
+    else this.fillVideoSlots(false);
     if (changed) this.sendSlots();
   }
 
   /** Binds every video track of the others that has no slot yet; asks for more slots when short. */
-  private fillVideoSlots(): void {
+  private fillVideoSlots(notify = true): void {
     let changed = false;
     for (const track of this.meeting.publishedTracks()) {
       if (track.kind === 'video' && track.participantId !== this.participantId) changed = this.bindVideo(track) || changed;
     }
-    if (changed) this.sendSlots();
+    if (changed && notify) this.sendSlots();
   }
 
   private bindVideo(track: PublishedTrack): boolean {
@@ -200,11 +256,14 @@ export class Participant {
       free.bind(track);
       return true;
     }
-    this.askForSlots();
+    this.slotsWanted = true;
+    // Inside a negotiation the request waits for the answer (afterAnswer).
+    if (!this.inNegotiation) this.askForSlots();
     return false;
   }
 
   private askForSlots(): void {
+    this.slotsWanted = false;
     if (this.renegotiationAsked) return;
     this.renegotiationAsked = true;
     const wantedVideo = this.meeting.publishedTracks().filter((t) => t.kind === 'video' && t.participantId !== this.participantId).length;
@@ -238,26 +297,55 @@ export class Participant {
     if (changed && notify) this.sendSlots();
   }
 
-  /** Pause/resume or SD/HD for the slot carrying `trackId`. */
-  setSubscription(trackId: string, paused: boolean | undefined, quality: 'SD' | 'HD' | undefined): void {
-    const slot = [...this.slots.values()].find((s) => s.trackId === trackId);
-    if (!slot) throw new MeetedgeError('NOT_FOUND', `no receive slot carries track ${trackId}`);
-    slot.configure(paused, quality);
+  /** How this participant wants `trackId`: its own wish, or unpaused at the ticket's quality. */
+  private wishFor(trackId: string): Wish {
+    return this.wishes.get(trackId) ?? { paused: false, quality: this.quality };
   }
 
-  async addCandidate(candidate: string, sdpMid: string | undefined): Promise<void> {
-    try {
-      await this.pc.addIceCandidate({ candidate, sdpMid });
-    } catch (err) {
-      throw new MeetedgeError('INVALID_ARGUMENT', `invalid ICE candidate: ${(err as Error).message}`);
+  /**
+   * Pause/resume or SD/HD for a published track of the others. The wish
+   * belongs to the track, not to a slot: it holds while the track moves
+   * between slots (audio follows the speakers). HD is refused when the
+   * ticket reserved SD.
+   */
+  setSubscription(trackId: string, paused: boolean | undefined, quality: Quality | undefined): void {
+    const track = this.meeting.track(trackId);
+    if (!track || track.participantId === this.participantId) {
+      throw new MeetedgeError('NOT_FOUND', `no track ${trackId} of another participant in this meeting`);
     }
+    if (quality === 'HD' && this.quality === 'SD') {
+      throw new MeetedgeError('FORBIDDEN', `quality HD exceeds what the join ticket reserved (SD)`);
+    }
+    const wish = { ...this.wishFor(trackId) };
+    if (paused !== undefined) wish.paused = paused;
+    if (quality !== undefined) wish.quality = quality;
+    this.wishes.set(trackId, wish);
+    const slot = [...this.slots.values()].find((s) => s.trackId === trackId);
+    slot?.configure(wish.paused, wish.quality);
+  }
+
+  /** Candidates wait for the negotiation in flight (an ICE restart's candidates belong to its offer). */
+  addCandidate(candidate: string, sdpMid: string | undefined): Promise<void> {
+    const run = this.negotiating.then(async () => {
+      this.checkOpen();
+      try {
+        await this.pc.addIceCandidate({ candidate, sdpMid });
+      } catch (err) {
+        throw new MeetedgeError('INVALID_ARGUMENT', `invalid ICE candidate: ${(err as Error).message}`);
+      }
+    });
+    this.negotiating = run.catch(() => undefined);
+    return run;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.connectTimer);
     for (const slot of this.slots.values()) slot.close();
     this.slots.clear();
+    // Tracks of a negotiation that never finished were never published: close them here.
+    for (const track of this.published.values()) track.close();
     void this.peer?.close().catch(() => undefined);
   }
 }

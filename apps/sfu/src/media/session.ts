@@ -8,6 +8,7 @@
 import { MeetedgeError, isMeetedgeError, toErrorBody, unitsFor, verifyTicket } from '@meetedge/core';
 import type { Logger } from '@meetedge/service-kit';
 import { decodeClientMessage, encodeServerMessage, type ClientMessage, type ServerMessage } from '@meetedge/signaling';
+import { holderOf } from './capacity';
 import type { MediaServer } from './media-server';
 import { Participant } from './participant';
 
@@ -27,6 +28,10 @@ const CLOSE_POLICY = 1008;
 
 export class MediaSession {
   private state: 'awaiting-join' | 'joining' | 'joined' | 'closed' = 'awaiting-join';
+  /** `meetingId/participantId` once the ticket verified. */
+  private holder: string | undefined;
+  /** Whether this session holds capacity units under `holder`. */
+  private held = false;
   private participant: Participant | undefined;
   private readonly joinTimer: NodeJS.Timeout;
   /** Called once when the session has closed and released everything. */
@@ -81,6 +86,7 @@ export class MediaSession {
       case 'offer': {
         const result = await participant.negotiate(message.sdp, message.publications);
         this.send({ type: 'answer', ...result });
+        participant.afterAnswer();
         return;
       }
       case 'candidate':
@@ -97,21 +103,25 @@ export class MediaSession {
   private async join(ticket: string): Promise<void> {
     this.state = 'joining';
     clearTimeout(this.joinTimer);
-    const { options } = this.server;
-    const claims = verifyTicket(ticket, options.ticketKey, { moduleId: options.moduleId, nowMs: this.server.now() });
-    const meeting = this.server.meeting(claims.meetingId, claims.mode);
-    if (meeting.mode !== claims.mode) {
-      throw new MeetedgeError('CONFLICT', `meeting ${claims.meetingId} is ${meeting.mode} on this module, the ticket says ${claims.mode}`);
+    const server = this.server;
+    const { options } = server;
+    const claims = verifyTicket(ticket, options.ticketKey, { moduleId: options.moduleId, nowMs: server.now() });
+    const mode = server.modeOf(claims.meetingId);
+    if (mode !== undefined && mode !== claims.mode) {
+      throw new MeetedgeError('CONFLICT', `meeting ${claims.meetingId} is ${mode} on this module, the ticket says ${claims.mode}`);
     }
-    // A participant joining again (reconnect) replaces its old session.
-    const previous = meeting.participants.get(claims.participantId);
-    if (previous) {
-      previous.send({ type: 'error', code: 'CONFLICT', message: 'the participant joined again from another session', fatal: true });
-      await this.server.closeParticipant(previous);
-    }
-    this.server.ledger.hold(claims.participantId, unitsFor(claims.quality));
+    // A participant joining again (a reconnect) replaces its old session,
+    // which leaves the meeting and frees its units first.
+    const holder = holderOf(claims.meetingId, claims.participantId);
+    this.holder = holder;
+    await server.claim(holder, this);
+    if (this.state !== 'joining') return;
+    server.ledger.hold(holder, unitsFor(claims.quality));
+    this.held = true;
+    const meeting = server.meeting(claims.meetingId, claims.mode);
     this.logger = this.logger.child({ meetingId: claims.meetingId, participantId: claims.participantId });
-    const participant = new Participant(claims.participantId, claims.displayName, meeting, options.createPeer, (m) => this.send(m));
+    const participant = new Participant(claims.participantId, claims.displayName, claims.quality, meeting, options.createPeer, (m) => this.send(m));
+    participant.onMediaFailed = (reason) => this.fail(new MeetedgeError('UNAVAILABLE', reason), reason);
     this.participant = participant;
     this.state = 'joined';
     this.send({
@@ -126,6 +136,12 @@ export class MediaSession {
     this.logger.info({ quality: claims.quality, mode: claims.mode }, 'joined');
   }
 
+  /** Another session of the same participant joined: this one ends. */
+  async replaced(): Promise<void> {
+    this.send({ type: 'error', code: 'CONFLICT', message: 'the participant joined again from another session', fatal: true });
+    await this.close(CLOSE_POLICY, 'replaced');
+  }
+
   send(message: ServerMessage): void {
     if (this.socket.readyState === OPEN) this.socket.send(encodeServerMessage(message));
   }
@@ -137,11 +153,11 @@ export class MediaSession {
     this.send({ type: 'error', code, message, fatal: false });
   }
 
-  /** A fatal error: tell the client why, then close. */
-  private fail(err: unknown): void {
+  /** A fatal error: tell the client why, then close. `logAs` names an internal cause for the log. */
+  private fail(err: unknown, logAs?: string): void {
     const { code, message } = describe(err);
     if (code === 'INTERNAL') this.logger.error({ err }, 'session failed');
-    else this.logger.info({ code }, message);
+    else this.logger.info({ code }, logAs ?? message);
     this.server.sessionsRefused++;
     this.send({ type: 'error', code, message, fatal: true });
     void this.close(CLOSE_POLICY, code);
@@ -154,6 +170,8 @@ export class MediaSession {
     clearTimeout(this.joinTimer);
     const participant = this.participant;
     if (participant) await this.server.closeParticipant(participant);
+    else if (this.held && this.holder) this.server.ledger.release(this.holder);
+    if (this.holder) this.server.unclaim(this.holder, this);
     if (this.socket.readyState === OPEN) this.socket.close(code, reason.slice(0, 120));
     this.onClosed?.();
   }

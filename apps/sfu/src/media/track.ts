@@ -49,8 +49,8 @@ interface Layer {
 
 type Codec = 'opus' | 'vp8' | 'h264' | 'other';
 
-function codecOf(transceiver: RTCRtpTransceiver): Codec {
-  const mime = transceiver.codecs[0]?.mimeType.toLowerCase() ?? '';
+function codecOfMime(mimeType: string): Codec {
+  const mime = mimeType.toLowerCase();
   if (mime === 'audio/opus') return 'opus';
   if (mime === 'video/vp8') return 'vp8';
   if (mime === 'video/h264') return 'h264';
@@ -59,8 +59,11 @@ function codecOf(transceiver: RTCRtpTransceiver): Codec {
 
 export class PublishedTrack {
   readonly kind: 'audio' | 'video';
-  readonly codec: Codec;
+  /** The codec of the last packet (a publisher may send any negotiated one). */
+  codec: Codec = 'other';
   readonly clockRate: number;
+  /** Negotiated payload types of the publisher → codec. */
+  private readonly codecByPayloadType = new Map<number, Codec>();
   private readonly layers: Layer[] = [];
   private readonly subscriptions = new Set<Subscription>();
   private readonly descriptor: Vp8Descriptor = createVp8Descriptor();
@@ -75,7 +78,8 @@ export class PublishedTrack {
     private readonly host: TrackHost,
   ) {
     this.kind = transceiver.kind === 'audio' ? 'audio' : 'video';
-    this.codec = codecOf(transceiver);
+    for (const c of transceiver.codecs) this.codecByPayloadType.set(c.payloadType, codecOfMime(c.mimeType));
+    this.codec = codecOfMime(transceiver.codecs[0]?.mimeType ?? '');
     this.clockRate = transceiver.codecs[0]?.clockRate ?? (this.kind === 'audio' ? 48000 : 90000);
     this.attach();
   }
@@ -114,6 +118,7 @@ export class PublishedTrack {
         layer.active = true;
         this.layersChanged(nowMs);
       }
+      this.codec = this.codecByPayloadType.get(packet.header.payloadType) ?? this.codec;
       let keyframe = true;
       let descriptor: Vp8Descriptor | undefined;
       if (this.kind === 'audio') {
@@ -133,6 +138,11 @@ export class PublishedTrack {
       }
     });
     this.unsubscribers.push(unSubscribe);
+  }
+
+  /** The SSRC of a single-layer track (its only, or lowest, layer). */
+  get primarySsrc(): number | undefined {
+    return this.layers[0]?.ssrc;
   }
 
   /** Layers that are sending, for layer selection. */
@@ -161,7 +171,9 @@ export class PublishedTrack {
         changed = true;
       }
     }
-    if (changed) this.layersChanged(nowMs);
+    // Quiet matters for simulcast choice only: a single-layer track that pauses
+    // (a static screen share) keeps its subscribers, who need no new keyframe.
+    if (changed && this.simulcast) this.layersChanged(nowMs);
     for (const subscription of this.subscriptions) subscription.tick(nowMs);
   }
 
@@ -223,7 +235,7 @@ export class PublishedTrack {
 export class Subscription {
   private munger: RtpMunger;
   private readonly vp8 = new Vp8Munger();
-  private readonly selector: LayerSelector | undefined;
+  private selector: LayerSelector | undefined;
   private track: PublishedTrack | undefined;
   paused = false;
 
@@ -231,11 +243,16 @@ export class Subscription {
     readonly subscriberId: ParticipantId,
     readonly mid: string,
     readonly kind: 'audio' | 'video',
-    private readonly sender: RTCRtpSender,
+    private readonly transceiver: RTCRtpTransceiver,
     private readonly host: TrackHost,
+    /** The subscriber's wish for a track (pause, SD/HD); it follows the track, not the slot. */
+    private readonly wishOf: (trackId: string) => { paused: boolean; quality: 'SD' | 'HD' },
   ) {
-    this.munger = new RtpMunger({ ssrc: sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 });
-    this.selector = kind === 'video' ? new LayerSelector() : undefined;
+    this.munger = new RtpMunger({ ssrc: transceiver.sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 });
+  }
+
+  private get sender(): RTCRtpSender {
+    return this.transceiver.sender;
   }
 
   get trackId(): string | undefined {
@@ -246,7 +263,7 @@ export class Subscription {
     return this.track?.participantId;
   }
 
-  /** Binds the slot to a track (or frees it with undefined). */
+  /** Binds the slot to a track (or frees it with undefined), with the subscriber's wish for that track. */
   bind(track: PublishedTrack | undefined): void {
     if (this.track === track) return;
     this.track?.remove(this);
@@ -258,6 +275,12 @@ export class Subscription {
     if (this.munger.clockRate !== track.clockRate) {
       this.munger = new RtpMunger({ ssrc: this.sender.ssrc, clockRate: track.clockRate });
     }
+    const wish = this.wishOf(track.trackId);
+    this.paused = wish.paused;
+    if (this.kind === 'video') {
+      this.selector = new LayerSelector({ quality: wish.quality });
+      if (wish.paused) this.selector.pause(this.host.now());
+    }
     track.add(this);
   }
 
@@ -265,11 +288,13 @@ export class Subscription {
   layersChanged(layers: SimulcastLayer[]): void {
     const nowMs = this.host.now();
     const track = this.track;
-    if (!this.selector || !track?.simulcast) {
+    if (!track) return;
+    if (!this.selector || !track.simulcast) {
       // One layer (audio, or video without simulcast): forward it unless paused.
-      const ssrc = layers[0] ? track?.ssrcOfSpatial(layers[0].spatial) : undefined;
-      this.munger.setTarget(this.paused ? undefined : ssrc);
-      if (ssrc !== undefined && !this.paused && this.kind === 'video') track?.requestKeyframe(ssrc, nowMs);
+      const ssrc = this.paused ? undefined : track.primarySsrc;
+      if (ssrc === this.munger.target) return;
+      this.munger.setTarget(ssrc);
+      if (ssrc !== undefined && this.kind === 'video') track.requestKeyframe(ssrc, nowMs);
       return;
     }
     this.apply(this.selector.setLayers(layers, nowMs), nowMs);
@@ -281,20 +306,21 @@ export class Subscription {
   }
 
   /** Pause/resume and SD/HD from the subscriber. */
-  configure(paused: boolean | undefined, quality: 'SD' | 'HD' | undefined): void {
+  configure(paused: boolean, quality: 'SD' | 'HD'): void {
     const nowMs = this.host.now();
-    if (paused !== undefined) this.paused = paused;
+    const wasPaused = this.paused;
+    this.paused = paused;
     const track = this.track;
     const selector = this.selector;
     if (!selector || !track?.simulcast) {
       // Remember the wish for when the publisher turns simulcast on.
-      if (quality) selector?.setQuality(quality, nowMs);
+      selector?.setQuality(quality, nowMs);
       if (track) this.layersChanged(track.simulcastLayers(nowMs));
       return;
     }
-    if (paused === true) this.apply(selector.pause(nowMs), nowMs);
-    if (paused === false) this.apply(selector.resume(nowMs), nowMs);
-    if (quality) this.apply(selector.setQuality(quality, nowMs), nowMs);
+    if (paused && !wasPaused) this.apply(selector.pause(nowMs), nowMs);
+    if (!paused && wasPaused) this.apply(selector.resume(nowMs), nowMs);
+    this.apply(selector.setQuality(quality, nowMs), nowMs);
   }
 
   private apply(change: LayerChange | undefined, nowMs: number): void {
@@ -327,6 +353,8 @@ export class Subscription {
       }
       return;
     }
+    // werift labels what it sends with its sender's codec: follow the track's.
+    this.useCodec(track.codec);
     // werift's sendRtp mutates the packet and keeps it for retransmission:
     // every subscriber gets its own copy.
     const payload = Buffer.from(packet.payload);
@@ -344,6 +372,13 @@ export class Subscription {
     counters.packetsOut++;
     counters.bytesOut += payload.length + 12;
     void this.sender.sendRtp(out).catch(() => undefined);
+  }
+
+  private useCodec(codec: Codec): void {
+    const current = this.sender.codec;
+    if (current && codecOfMime(current.mimeType) === codec) return;
+    const match = this.transceiver.codecs.find((c) => codecOfMime(c.mimeType) === codec);
+    if (match) this.sender.codec = match;
   }
 
   close(): void {
