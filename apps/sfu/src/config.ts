@@ -39,6 +39,12 @@ export const sfuConfigSpec = {
     min: 1,
     max: 16,
   }),
+  maxPublishKbps: key.int('MEETEDGE_MAX_PUBLISH_KBPS', {
+    doc: 'the most a participant may send on one video track (camera with all its simulcast layers, or screen share), kbit/s',
+    default: 2500,
+    min: 100,
+    max: 50_000,
+  }),
   capacityUnits: key.int('MEETEDGE_CAPACITY_UNITS', {
     doc: 'capacity in units: an SD participant costs 1, an HD participant 2',
     default: 400,

@@ -339,6 +339,26 @@ describe('media forwarding rules', () => {
     expect(got.get(mics.get('dave')?.trackId as string)?.length ?? 0).toBe(before);
   }, 30_000);
 
+  it('tells a video publisher, with REMB, the most it may send', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    await alice.publish([{ source: 'camera', track: camera }]);
+    await alice.connected();
+    const sender = alice.pc.getTransceivers().find((t) => t.sender.track === camera)?.sender;
+    const advertised: number[] = [];
+    sender?.onRtcp.subscribe((packet) => {
+      const feedback = (packet as { feedback?: { bitrate?: bigint } }).feedback;
+      if (typeof feedback?.bitrate === 'bigint') advertised.push(Number(feedback.bitrate));
+    });
+    for (let i = 0; i < 40 && advertised.length === 0; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(300)));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor(() => advertised.length > 0);
+    // MEETEDGE_MAX_PUBLISH_KBPS defaults to 2500.
+    expect(advertised[0]).toBe(2_500_000);
+  });
+
   it('keeps a gap in the input a gap in the output, so the subscriber NACKs it', async () => {
     const alice = await join('m-1', 'alice');
     const camera = new MediaStreamTrack({ kind: 'video' });

@@ -20,6 +20,8 @@ export interface MediaServerOptions {
   ticketKey: KeyObject;
   /** Audio streams each participant receives: the N loudest. Default 3. */
   audioSlots?: number;
+  /** The most a publisher may send on one video track, bit/s (advertised with REMB). Default 2 500 000. */
+  maxPublishBps?: number;
   /** A session that has not sent a valid `join` by then is closed, ms. Default 10 000. */
   joinTimeoutMs?: number;
   /** Builds the werift connection of a participant (webrtc/peer-factory). */
@@ -99,7 +101,11 @@ export class MediaServer {
   meeting(meetingId: MeetingId, mode: MeetingMode): Meeting {
     let meeting = this.meetings.get(meetingId);
     if (!meeting) {
-      meeting = new Meeting(meetingId, mode, { audioSlots: this.audioSlots, now: this.now });
+      meeting = new Meeting(meetingId, mode, {
+        audioSlots: this.audioSlots,
+        maxPublishBps: this.options.maxPublishBps ?? 2_500_000,
+        now: this.now,
+      });
       this.meetings.set(meetingId, meeting);
     }
     return meeting;

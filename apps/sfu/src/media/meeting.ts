@@ -13,6 +13,8 @@ import type { PublishedTrack, TrackHost } from './track';
 export interface MeetingOptions {
   /** Audio streams each subscriber gets: the N loudest speakers. */
   audioSlots: number;
+  /** The most a publisher may send on one video track, bit/s. */
+  maxPublishBps: number;
   now: () => number;
 }
 
@@ -37,6 +39,10 @@ export class Meeting implements TrackHost {
 
   now(): number {
     return this.options.now();
+  }
+
+  get maxPublishBps(): number {
+    return this.options.maxPublishBps;
   }
 
   get audioSlots(): number {

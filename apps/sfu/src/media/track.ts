@@ -25,6 +25,7 @@ import {
 } from '@meetedge/media';
 import type { TrackInfo, TrackSource } from '@meetedge/signaling';
 import { RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpSender, type RTCRtpTransceiver } from 'werift';
+import { sendRemb } from '../webrtc/rtcp-feedback';
 import type { MediaCounters } from './stats';
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
@@ -32,6 +33,8 @@ const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 /** What a published track needs from the meeting it belongs to. */
 export interface TrackHost {
   readonly counters: MediaCounters;
+  /** The most a publisher may send on one video track, bit/s: advertised to it with REMB. */
+  readonly maxPublishBps: number;
   /** The audio level of a participant's packet (RFC 6464: 0 loud … 127 silent). */
   onAudioLevel(participantId: ParticipantId, level: number, nowMs: number): void;
   now(): number;
@@ -140,6 +143,23 @@ export class PublishedTrack {
     this.unsubscribers.push(unSubscribe);
   }
 
+  private lastRembMs = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Once a second, tells a video publisher the most it may send (REMB), so a
+   * browser ramps up to its top simulcast layer in seconds instead of probing
+   * up from receiver reports alone (~20 s to 720p without it). The sender's
+   * own loss-based control still backs off under loss. Lowering the figure
+   * from a receive-side estimate is later work.
+   */
+  private advertiseBitrate(nowMs: number): void {
+    if (this.kind !== 'video' || nowMs - this.lastRembMs < 1000) return;
+    const ssrcs = this.layers.map((l) => l.ssrc).filter((s): s is number => s !== undefined);
+    if (ssrcs.length === 0) return;
+    this.lastRembMs = nowMs;
+    void sendRemb(this.transceiver.receiver, ssrcs, this.host.maxPublishBps).catch(() => undefined);
+  }
+
   /** The SSRC of a single-layer track (its only, or lowest, layer). */
   get primarySsrc(): number | undefined {
     return this.layers[0]?.ssrc;
@@ -163,6 +183,7 @@ export class PublishedTrack {
    * loss and its calm-time probing.
    */
   tick(nowMs: number): void {
+    this.advertiseBitrate(nowMs);
     let changed = false;
     for (const layer of this.layers) {
       const active = layer.meter.bitrateBps(nowMs) > 0;
