@@ -108,7 +108,10 @@ export function generate(outDir = defaultOut) {
     for (const file of listFiles(staging)) {
       const rel = relative(staging, file).split(sep).join('/');
       const source = rel.replace(/\.ts$/, '.proto');
-      writeFileSync(file, header(source) + readFileSync(file, 'utf8'));
+      // ts-proto opens every file with `/* eslint-disable */`; lint ignores
+      // src/gen/ as a whole (eslint.config.mjs), so the blanket disable goes.
+      const body = readFileSync(file, 'utf8').replace(/^\/\* eslint-disable \*\/\n/m, '');
+      writeFileSync(file, header(source) + body);
     }
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir, { recursive: true });

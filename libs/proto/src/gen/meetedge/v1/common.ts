@@ -7,7 +7,6 @@
 //   protoc               v7.36.2
 // source: meetedge/v1/common.proto
 
-/* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /**
