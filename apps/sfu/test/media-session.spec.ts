@@ -71,7 +71,7 @@ function opusPacket(seq: number, body: Buffer): RtpPacket {
 function collect(client: MediaClient): Map<string, Buffer[]> {
   const got = new Map<string, Buffer[]>();
   for (const remote of client.remote.values()) {
-    remote.track.onReceiveRtp.subscribe((packet) => {
+    remote.onRtp((packet) => {
       const id = remote.trackId ?? 'unbound';
       got.set(id, [...(got.get(id) ?? []), Buffer.from(packet.payload)]);
     });
@@ -367,7 +367,7 @@ describe('media forwarding rules', () => {
     await bob.receive();
     await Promise.all([alice.connected(), bob.connected()]);
     const sequenceNumbers: number[] = [];
-    for (const remote of bob.remote.values()) remote.track.onReceiveRtp.subscribe((p) => sequenceNumbers.push(p.header.sequenceNumber));
+    for (const remote of bob.remote.values()) remote.onRtp((p) => sequenceNumbers.push(p.header.sequenceNumber));
     for (let i = 0; i < 60; i++) {
       // 20..24 never leave the publisher.
       if (i < 20 || i >= 25) camera.writeRtp(vp8Packet(1000 + i, i === 0, randomBytes(200)));

@@ -21,6 +21,7 @@ import {
   useSdesMid,
   useVP8,
   type RTCRtpTransceiver,
+  type RtpPacket,
 } from 'werift';
 import WebSocket from 'ws';
 
@@ -43,6 +44,12 @@ export interface RemoteTrack {
   readonly track: MediaStreamTrack;
   /** The published track the slot carries now; undefined while free. */
   trackId: string | undefined;
+  /**
+   * Calls `listener` with every RTP packet the slot receives, whichever werift
+   * track carries it (werift swaps the slot's track during negotiation).
+   * Returns a function that stops the calls.
+   */
+  onRtp(listener: (packet: RtpPacket) => void): () => void;
 }
 
 export interface MediaClientEvents {
@@ -231,9 +238,24 @@ export class MediaClient extends EventEmitter<MediaClientEvents> {
 
   private addSlot(kind: 'audio' | 'video'): void {
     const transceiver = this.pc.addTransceiver(kind, { direction: 'recvonly' });
-    const pending: RemoteTrack = { mid: '', kind, track: transceiver.receiver.track, trackId: undefined };
+    const listeners = new Set<(packet: RtpPacket) => void>();
+    const deliver = (packet: RtpPacket) => {
+      for (const listener of listeners) listener(packet);
+    };
+    const pending: RemoteTrack = {
+      mid: '',
+      kind,
+      track: transceiver.receiver.track,
+      trackId: undefined,
+      onRtp(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    transceiver.receiver.track.onReceiveRtp.subscribe(deliver);
     transceiver.onTrack.subscribe((track) => {
       (pending as { track: MediaStreamTrack }).track = track;
+      track.onReceiveRtp.subscribe(deliver);
     });
     // The mid is known once the offer is set; register then.
     this.pendingSlots.push({ transceiver, remote: pending });
