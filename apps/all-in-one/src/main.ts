@@ -15,6 +15,10 @@ void runMain(async () => {
     afterClose: () => system.state.close(),
     onStarted: (urls) => {
       const lines = system.services.map((s, i) => `  ${s.name.padEnd(10)} ${urls[i]}   health: ${urls[i]}/healthz   metrics: ${urls[i]}/metrics`);
+      // Modules also serve media sessions (docs/protocol.md) over WebSocket.
+      for (const [i, s] of system.services.entries()) {
+        if (s.name === 'sfu' || s.name === 'cloud-mmr') lines.push(`  ${s.name.padEnd(10)} media sessions: ${urls[i]?.replace('http:', 'ws:')}/v1/media`);
+      }
       process.stdout.write(`\nmeetedge is running (all-in-one, in-memory state). Ctrl-C stops it.\n${lines.join('\n')}\n\n`);
     },
   };

@@ -137,6 +137,7 @@ describe('all-in-one process (npm start)', () => {
     running.push(r);
     const urls = await startedUrls(r);
     expect(Object.keys(urls).sort()).toEqual(['cloud-mmr', 'dashboard', 'sfu', 'zcp']);
+    expect(r.stdout.join('')).toContain(`media sessions: ${urls['sfu']?.replace('http:', 'ws:')}/v1/media`);
     for (const [name, url] of Object.entries(urls)) {
       expect(r.stdout.join('')).toContain(`${url}/healthz`);
       const res = await fetch(`${url}/healthz`);
