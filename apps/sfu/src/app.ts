@@ -101,6 +101,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     ticketKey: config.ticketPublicKey,
     audioSlots: config.audioSlots,
     joinTimeoutMs: config.joinTimeoutMs,
+    keepaliveMs: config.keepaliveMs,
     maxPublishBps: config.maxPublishKbps * 1000,
     createPeer: () => {
       if (!mux) throw new Error('media port is not open');

@@ -33,6 +33,12 @@ export const sfuConfigSpec = {
     min: 100,
     max: 600_000,
   }),
+  keepaliveMs: key.int('MEETEDGE_KEEPALIVE_MS', {
+    doc: 'ping interval of media-session WebSockets; a session that misses a pong is closed and its units freed, ms',
+    default: 15_000,
+    min: 100,
+    max: 600_000,
+  }),
   audioSlots: key.int('MEETEDGE_AUDIO_SLOTS', {
     doc: 'audio streams each participant receives: the N loudest speakers',
     default: 3,

@@ -89,6 +89,7 @@ beforeEach(async () => {
     MEETEDGE_STATE: 'memory',
     MEETEDGE_CAPACITY_UNITS: '6',
     MEETEDGE_JOIN_TIMEOUT_MS: '1000',
+    MEETEDGE_KEEPALIVE_MS: '300',
     MEETEDGE_MEDIA_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
     MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -526,6 +527,23 @@ describe('the media session door', () => {
     client.sendRaw(JSON.stringify({ type: 'offer', sdp: offer.sdp, publications: [] }));
     await waitFor(() => errors.length === 1);
     expect(errors[0]).toMatch(/^mid \S+ sends but is not in publications$/);
+  });
+
+  it('ends a joined session whose client stops answering pings, and frees its units', async () => {
+    // autoPong off: the client's connection is dead as far as the module can tell.
+    const ws = new WebSocket(`${url}/v1/media`, { autoPong: false });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const joined = new Promise((resolve) => ws.once('message', resolve));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ type: 'join', ticket: ticket('m-1', 'ghost', { quality: 'HD' }) }));
+    await joined;
+    expect((await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.usedUnits).toBe(2);
+    // The module drops the connection without waiting for a closing handshake from a dead peer.
+    expect([1006, 1008]).toContain(await closed);
+    await waitFor(async () => {
+      const stats = (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module;
+      return stats.usedUnits === 0 && stats.sessions === 0 && stats.participants === 0;
+    });
   });
 
   it('drops a session that never joins after the join timeout (releasing nothing it never held)', async () => {

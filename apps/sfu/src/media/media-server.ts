@@ -22,6 +22,8 @@ export interface MediaServerOptions {
   audioSlots?: number;
   /** The most a publisher may send on one video track, bit/s (advertised with REMB). Default 2 500 000. */
   maxPublishBps?: number;
+  /** Ping interval of media-session WebSockets; a session that missed one pong is closed, ms. Default 15 000. */
+  keepaliveMs?: number;
   /** A session that has not sent a valid `join` by then is closed, ms. Default 10 000. */
   joinTimeoutMs?: number;
   /** Builds the werift connection of a participant (webrtc/peer-factory). */

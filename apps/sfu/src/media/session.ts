@@ -18,6 +18,9 @@ export interface SessionSocket {
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
+  on(event: 'pong', listener: () => void): unknown;
+  ping(): void;
+  terminate(): void;
   readonly readyState: number;
 }
 
@@ -34,6 +37,8 @@ export class MediaSession {
   private held = false;
   private participant: Participant | undefined;
   private readonly joinTimer: NodeJS.Timeout;
+  private readonly keepalive: NodeJS.Timeout;
+  private answeredPing = true;
   /** Called once when the session has closed and released everything. */
   onClosed: (() => void) | undefined;
 
@@ -47,6 +52,22 @@ export class MediaSession {
         this.fail(new MeetedgeError('UNAUTHENTICATED', 'no join message within the join timeout'));
       }
     }, server.options.joinTimeoutMs ?? 10_000);
+    // A client whose connection died without a FIN (laptop lid, NAT timeout)
+    // answers no ping: its session ends and its units are freed.
+    this.keepalive = setInterval(() => {
+      if (!this.answeredPing) {
+        this.logger.info('no pong: connection lost');
+        void this.close(CLOSE_POLICY, 'connection lost');
+        this.socket.terminate();
+        return;
+      }
+      this.answeredPing = false;
+      if (this.socket.readyState === OPEN) this.socket.ping();
+    }, server.options.keepaliveMs ?? 15_000);
+    this.keepalive.unref();
+    socket.on('pong', () => {
+      this.answeredPing = true;
+    });
     socket.on('message', (data, isBinary) => void this.onFrame(data, isBinary));
     socket.on('close', () => void this.close(CLOSE_NORMAL, 'socket closed'));
   }
@@ -168,6 +189,7 @@ export class MediaSession {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.joinTimer);
+    clearInterval(this.keepalive);
     const participant = this.participant;
     if (participant) await this.server.closeParticipant(participant);
     else if (this.held && this.holder) this.server.ledger.release(this.holder);
