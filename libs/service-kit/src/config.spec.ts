@@ -56,6 +56,33 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('\n');
   });
 
+  it('reads IP addresses and refuses anything else, naming the key', () => {
+    const ipSpec = { ip: key.ip('MEETEDGE_ANNOUNCED_IP', { doc: 'ip', default: '127.0.0.1' }) };
+    expect(loadConfig(ipSpec, { MEETEDGE_ANNOUNCED_IP: '::1' }).ip).toBe('::1');
+    expect(() => loadConfig(ipSpec, { MEETEDGE_ANNOUNCED_IP: 'sfu.corp' })).toThrow(
+      'config MEETEDGE_ANNOUNCED_IP: expected an IPv4 or IPv6 address, got "sfu.corp"',
+    );
+  });
+
+  it('parses a value with its own parser and hides a refused secret', () => {
+    const parsedSpec = {
+      key: key.parsed('MEETEDGE_TICKET_PUBLIC_KEY', { doc: 'key' }, (raw) => {
+        if (!raw.startsWith('-----BEGIN')) throw new Error('expected a PEM key');
+        return raw.length;
+      }),
+      secret: key.parsed('MEETEDGE_SECRET', { doc: 'secret', default: 0, secret: true }, () => {
+        throw new Error('expected a secret of the right shape');
+      }),
+    };
+    expect(loadConfig(parsedSpec, { MEETEDGE_TICKET_PUBLIC_KEY: '-----BEGIN X' }).key).toBe(12);
+    expect(() => loadConfig(parsedSpec, { MEETEDGE_TICKET_PUBLIC_KEY: 'nope' })).toThrow(
+      'config MEETEDGE_TICKET_PUBLIC_KEY: expected a PEM key, got "nope"',
+    );
+    expect(() => loadConfig(parsedSpec, { MEETEDGE_TICKET_PUBLIC_KEY: '-----BEGIN X', MEETEDGE_SECRET: 'hunter2' })).toThrow(
+      'config MEETEDGE_SECRET: expected a secret of the right shape, got "[redacted]"',
+    );
+  });
+
   it('never echoes the password of a refused URL', () => {
     const err = configError({ MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_REDIS_URL: 'http://app:s3cret@redis:6379' });
     expect(err.message).toBe('config MEETEDGE_REDIS_URL: expected a redis: URL, got "http://app:***@redis:6379"');
