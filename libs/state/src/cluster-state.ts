@@ -96,6 +96,14 @@ export interface TopClaim {
   readonly won: boolean;
   /** The module that holds the claim. */
   readonly holder: ModuleId;
+  /**
+   * Fencing token of the holder's claim: it grows by one each time the claim
+   * passes to a new holder and is never reused for a meeting (kept 7 days
+   * after the last claim). A module that sees an epoch other than the one it
+   * won has lost the claim in between, even if it holds it again now: its
+   * meeting collapsed meanwhile (DESIGN.md, "Failure").
+   */
+  readonly epoch: number;
 }
 
 /**

@@ -66,6 +66,8 @@ export class MemoryClusterState implements ClusterState {
   private readonly modules = new Map<ModuleId, ModuleRecord>();
   private readonly meetings = new Map<MeetingId, Set<ModuleId>>();
   private readonly tops = new Map<MeetingId, ModuleId>();
+  /** Fencing epoch of each meeting's top claim (never reset: a process lives shorter than 7 days of Redis TTL). */
+  private readonly topEpochs = new Map<MeetingId, number>();
   private readonly listeners = new Set<{ readonly listener: ClusterEventListener }>();
   private closed = false;
 
@@ -255,10 +257,12 @@ export class MemoryClusterState implements ClusterState {
       });
     }
     const holder = this.tops.get(meeting);
-    if (holder !== undefined) return { won: holder === id, holder };
+    if (holder !== undefined) return { won: holder === id, holder, epoch: this.topEpochs.get(meeting) ?? 0 };
     this.tops.set(meeting, id);
     record.tops.add(meeting);
-    return { won: true, holder: id };
+    const epoch = (this.topEpochs.get(meeting) ?? 0) + 1;
+    this.topEpochs.set(meeting, epoch);
+    return { won: true, holder: id, epoch };
   }
 
   async releaseTop(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean> {

@@ -69,20 +69,24 @@ describe('RedisClusterState', () => {
         keys.meetingModules(meeting),
         keys.moduleMeetings(registration.id),
         keys.meetingTop(meeting),
+        keys.meetingTopEpoch(meeting),
         keys.moduleTops(registration.id),
       ].map((key) => raw.type(key)),
     );
-    expect(types).toEqual(['hash', 'zset', 'set', 'hash', 'zset', 'set', 'set', 'string', 'set']);
-    expect((await raw.keys(`${prefix}*`)).sort()).toHaveLength(9);
+    expect(types).toEqual(['hash', 'zset', 'set', 'hash', 'zset', 'set', 'set', 'string', 'string', 'set']);
+    expect((await raw.keys(`${prefix}*`)).sort()).toHaveLength(10);
+    expect(await raw.get(keys.meetingTopEpoch(meeting))).toBe('1');
+    const epochTtl = await raw.pttl(keys.meetingTopEpoch(meeting));
+    expect(epochTtl).toBeGreaterThan(6 * 24 * 3600 * 1000);
     expect(await raw.zrange(keys.pendingReservations, '0', '-1')).toEqual(['sfu-1:r-1']);
     expect(await raw.hget(keys.moduleReservations(registration.id), 'r-1')).toBe('2');
     expect(await raw.get(keys.meetingTop(meeting))).toBe('sfu-1');
     const expiresAt = Number(await raw.hget(keys.module(registration.id), 'expiresAt'));
     expect(Number(await raw.zscore(keys.moduleExpiry, registration.id))).toBe(expiresAt);
 
-    // Removal leaves nothing behind.
+    // Removal leaves nothing behind but the meeting's fencing epoch (it must outlive holders).
     await store.deregisterModule(registration.id);
-    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+    expect(await raw.keys(`${prefix}*`)).toEqual([keys.meetingTopEpoch(meeting)]);
   });
 
   it('publishes each event as its JSON on `${prefix}events`', async () => {

@@ -231,14 +231,16 @@ export class RedisClusterState implements ClusterState {
     this.assertOpen();
     const meeting = checkMeetingId(meetingId);
     const module = checkModuleId(moduleId);
-    const [status, holder] = asArray(await this.run(SCRIPTS.claimTop, [meeting, module])) as [string, ModuleId?];
+    const [status, holder, epoch] = asArray(await this.run(SCRIPTS.claimTop, [meeting, module])) as [string, ModuleId?, number?];
     if (status === 'not_found') {
       throw new MeetedgeError('NOT_FOUND', `module ${module} is not live; it cannot claim top of ${meeting}`, {
         moduleId: module,
         meetingId: meeting,
       });
     }
-    if ((status === 'won' || status === 'lost') && holder) return { won: status === 'won', holder };
+    if ((status === 'won' || status === 'lost') && holder && typeof epoch === 'number') {
+      return { won: status === 'won', holder, epoch };
+    }
     throw new MeetedgeError('INTERNAL', `claimTop script answered ${String(status)}`);
   }
 

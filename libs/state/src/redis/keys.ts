@@ -41,6 +41,12 @@ export const KEY_TEMPLATES = {
   moduleMeetings: 'module:{moduleId}:meetings',
   /** String, the moduleId holding top MMR of a meeting; no TTL, lives until released or its holder is removed. */
   meetingTop: 'meeting:{meetingId}:top',
+  /**
+   * String, a counter: the fencing epoch of a meeting's top claim, incremented
+   * on every new holder; 7-day TTL refreshed on each new claim, so it
+   * outlives any meeting and its holders.
+   */
+  meetingTopEpoch: 'meeting:{meetingId}:topEpoch',
   /** Set of meetingIds whose top a module holds: the reverse index that lets removal release them. */
   moduleTops: 'module:{moduleId}:tops',
   /** Pub/sub channel (not a key): one JSON `ClusterEvent` per message. */
@@ -77,6 +83,7 @@ export function clusterKeys(prefix: string) {
     meetingModules: (meetingId: string) => keyName(prefix, 'meetingModules', { meetingId }),
     moduleMeetings: (moduleId: string) => keyName(prefix, 'moduleMeetings', { moduleId }),
     meetingTop: (meetingId: string) => keyName(prefix, 'meetingTop', { meetingId }),
+    meetingTopEpoch: (meetingId: string) => keyName(prefix, 'meetingTopEpoch', { meetingId }),
     moduleTops: (moduleId: string) => keyName(prefix, 'moduleTops', { moduleId }),
   };
 }

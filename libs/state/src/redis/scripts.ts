@@ -255,13 +255,17 @@ const CLAIM_TOP = `
 local meeting, module_id = ARGV[2], ARGV[3]
 if not is_live(module_id, now_ms()) then return { 'not_found' } end
 local top = K_meetingTop(meeting)
+local epoch_key = K_meetingTopEpoch(meeting)
 if redis.call('SET', top, module_id, 'NX') then
   redis.call('SADD', K_moduleTops(module_id), meeting)
-  return { 'won', module_id }
+  local epoch = redis.call('INCR', epoch_key)
+  redis.call('PEXPIRE', epoch_key, 604800000)
+  return { 'won', module_id, epoch }
 end
 local holder = redis.call('GET', top)
-if holder == module_id then return { 'won', holder } end
-return { 'lost', holder }
+local epoch = tonumber(redis.call('GET', epoch_key) or '0')
+if holder == module_id then return { 'won', holder, epoch } end
+return { 'lost', holder, epoch }
 `;
 
 /** ARGV: meetingId, moduleId. Compare-and-delete; returns 1 when it released. */

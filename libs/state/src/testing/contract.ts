@@ -432,11 +432,24 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         await register('sfu-1');
         await register('sfu-2');
         expect(await store.getTop(MEETING)).toBeUndefined();
-        expect(await store.claimTop(MEETING, mid('sfu-1'))).toEqual({ won: true, holder: 'sfu-1' });
-        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: false, holder: 'sfu-1' });
-        expect(await store.claimTop(MEETING, mid('sfu-1'))).toEqual({ won: true, holder: 'sfu-1' });
+        expect(await store.claimTop(MEETING, mid('sfu-1'))).toEqual({ won: true, holder: 'sfu-1', epoch: 1 });
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: false, holder: 'sfu-1', epoch: 1 });
+        expect(await store.claimTop(MEETING, mid('sfu-1'))).toEqual({ won: true, holder: 'sfu-1', epoch: 1 });
         expect(await store.getTop(MEETING)).toBe('sfu-1');
-        expect(await store.claimTop(MeetingId('meeting-2'), mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2' });
+        expect(await store.claimTop(MeetingId('meeting-2'), mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 1 });
+      });
+
+      it('claimTop() fences: each new holder gets a higher epoch, even the same module after losing it', async () => {
+        await register('sfu-1');
+        await register('sfu-2');
+        expect((await store.claimTop(MEETING, mid('sfu-1'))).epoch).toBe(1);
+        expect(await store.releaseTop(MEETING, mid('sfu-1'))).toBe(true);
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 2 });
+        await store.releaseTop(MEETING, mid('sfu-2'));
+        // sfu-1 holds it again, but not continuously: a new epoch tells it so.
+        expect(await store.claimTop(MEETING, mid('sfu-1'))).toEqual({ won: true, holder: 'sfu-1', epoch: 3 });
+        await store.deregisterModule(mid('sfu-1'));
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 4 });
       });
 
       it('claimTop() throws NOT_FOUND for a module that is not live', async () => {
@@ -458,7 +471,7 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         expect(await store.releaseTop(MEETING, mid('sfu-1'))).toBe(true);
         expect(await store.releaseTop(MEETING, mid('sfu-1'))).toBe(false);
         expect(await store.getTop(MEETING)).toBeUndefined();
-        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2' });
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 2 });
 
         await waitFor(() => events.length >= 1, { timeoutMs: EVENT_TIMEOUT_MS });
         await sleep(SETTLE_MS);
@@ -473,7 +486,7 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         await shortenLife('sfu-1');
         await expire();
         // Expired but not yet swept: still the holder, so nobody cascades to a second top.
-        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: false, holder: 'sfu-1' });
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: false, holder: 'sfu-1', epoch: 1 });
 
         expect(await store.sweepExpired()).toEqual(['sfu-1']);
         expect(await store.getTop(MEETING)).toBeUndefined();
@@ -483,7 +496,7 @@ export function describeClusterStateContract(name: string, factory: ClusterState
           { type: 'top-released', meetingId: MEETING, moduleId: 'sfu-1', reason: 'module-gone' },
           { type: 'module-gone', moduleId: 'sfu-1', zoneId: ZONE_A, reason: 'expired' },
         ]);
-        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2' });
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 2 });
       });
 
       it('exactly one of 50 concurrent claims from different modules and stores wins; all see the same holder', async () => {
