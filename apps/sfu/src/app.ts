@@ -21,6 +21,7 @@ import { MAX_CLIENT_MESSAGE_BYTES } from '@meetedge/signaling';
 import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { MediaServer, type ModuleMediaStats } from './media/media-server';
+import { zeroCounters, type MediaCounters } from './media/stats';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, UdpMux, createPeerConnection, type UdpMuxStats } from './webrtc';
 
 export interface SfuDeps {
@@ -48,7 +49,7 @@ const moduleInfoSchema = {
   },
 } as const;
 
-const COUNTER_FIELDS = ['packetsIn', 'bytesIn', 'packetsOut', 'bytesOut', 'packetsDropped', 'nacksReceived', 'plisSent', 'plisReceived'] as const;
+const COUNTER_FIELDS = Object.keys(zeroCounters()) as (keyof MediaCounters)[];
 
 /** Module media stats as Prometheus metrics, read at scrape time. */
 function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, mux: () => UdpMux | undefined): void {

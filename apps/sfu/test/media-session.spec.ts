@@ -22,7 +22,22 @@ import {
 import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { waitFor } from '@meetedge/test-kit';
-import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RtpHeader,
+  RtpPacket,
+  SrtpAuthenticationError,
+  useAbsSendTime,
+  useNACK,
+  useOPUS,
+  usePLI,
+  useSdesMid,
+  useVP8,
+  type RTCDtlsTransport,
+  type RTCRtpTransceiver,
+} from 'werift';
 import WebSocket from 'ws';
 import { buildApp } from '../src/app';
 import { loadSfuConfig } from '../src/config';
@@ -51,8 +66,13 @@ function ticket(meeting: string, participant: string, options: { quality?: Quali
   );
 }
 
-async function join(meeting: string, participant: string, options: Parameters<typeof ticket>[2] = {}): Promise<MediaClient> {
-  const client = await MediaClient.join({ url: `${url}/v1/media`, ticket: ticket(meeting, participant, options) });
+async function join(
+  meeting: string,
+  participant: string,
+  options: Parameters<typeof ticket>[2] = {},
+  createPeer?: () => RTCPeerConnection,
+): Promise<MediaClient> {
+  const client = await MediaClient.join({ url: `${url}/v1/media`, ticket: ticket(meeting, participant, options), createPeer });
   clients.push(client);
   return client;
 }
@@ -379,6 +399,79 @@ describe('media forwarding rules', () => {
     const gaps = sorted.slice(1).map((n, i) => n - (sorted[i] as number)).filter((d) => d > 1);
     expect(gaps).toEqual([6]);
     await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.nacksReceived > 0);
+  });
+
+  it.each([
+    ['resends it as it was', false],
+    ['resends it as RTX when the subscriber negotiated RTX', true],
+  ])('answers a subscriber\'s NACK from the publisher\'s recent packets: %s, byte for byte', async (_name, rtx) => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const ids = await alice.publish([{ source: 'camera', track: camera }]);
+    const withRtx = () =>
+      new RTCPeerConnection({
+        iceServers: [],
+        bundlePolicy: 'max-bundle',
+        codecs: {
+          audio: [useOPUS()],
+          video: [useVP8({ rtcpFeedback: [useNACK(), usePLI()] }), new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000 })],
+        },
+        headerExtensions: { video: [useSdesMid(), useAbsSendTime()] },
+      });
+    const bob = await join('m-1', 'bob', {}, rtx ? withRtx : undefined);
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    const dtls: RTCDtlsTransport = (bob.pc.getTransceivers()[0] as RTCRtpTransceiver).receiver.dtlsTransport;
+    const srtp = dtls.srtp;
+    const decrypt = srtp.decrypt;
+    // Every 5th packet of the media stream (not the first: a loss is only seen
+    // after a packet arrived) loses its first copy on the way to bob, dropped as
+    // werift drops a packet that fails authentication: only a resend fills it.
+    let primarySsrc: number | undefined;
+    let count = 0;
+    const seen = new Set<number>();
+    let dropped = 0;
+    let onOtherSsrc = 0;
+    srtp.decrypt = (data: Buffer) => {
+      const ssrc = data.readUInt32BE(8);
+      const seq = data.readUInt16BE(2);
+      primarySsrc ??= ssrc;
+      if (ssrc !== primarySsrc) onOtherSsrc++;
+      if (ssrc === primarySsrc && !seen.has(seq)) {
+        seen.add(seq);
+        if (count++ % 5 === 4) {
+          dropped++;
+          throw new SrtpAuthenticationError('dropped by the test');
+        }
+      }
+      return decrypt(data);
+    };
+    const got = collect(bob);
+    const trackId = ids.get('camera') as string;
+    const sent: string[] = [];
+    // 60 packets to check, then 5 more so that a loss among the last ones is noticed.
+    const all: string[] = [];
+    for (let i = 0; i < 65; i++) {
+      const packet = vp8Packet(i, i === 0, randomBytes(300));
+      all.push(packet.payload.toString('hex'));
+      if (i < 60) sent.push(packet.payload.toString('hex'));
+      camera.writeRtp(packet);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const received = () => new Set(got.get(trackId)?.map((p) => p.toString('hex')));
+    await waitFor(() => sent.every((p) => received().has(p)), {
+      description: 'every packet, the lost ones resent',
+    });
+    // 12 of the 60 checked packets (and perhaps one of the 5 after them) lost their first copy.
+    expect(dropped).toBeGreaterThanOrEqual(12);
+    // Nothing arrives that was not sent (resent payloads are byte for byte the originals).
+    expect([...received()].filter((p) => !all.includes(p))).toEqual([]);
+    const stats = (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module;
+    expect(stats.packetsRetransmitted).toBeGreaterThanOrEqual(12);
+    // RTX resends travel on their own SSRC; plain resends on the stream's.
+    if (rtx) expect(onOtherSsrc).toBeGreaterThanOrEqual(12);
+    else expect(onOtherSsrc).toBe(0);
+    expect(stats.nacksReceived).toBeGreaterThan(0);
   });
 
   it('a paused track stops reaching the subscriber and resumes with a keyframe request', async () => {

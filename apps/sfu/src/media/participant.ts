@@ -8,7 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { MeetedgeError, type ParticipantId, type Quality } from '@meetedge/core';
 import type { ServerMessage, TrackSource } from '@meetedge/signaling';
-import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import {
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSrPacket,
+  type RTCPeerConnection,
+  type RTCRtpTransceiver,
+  type RtcpPacket,
+} from 'werift';
 import type { Meeting } from './meeting';
 import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';
 import { PublishedTrack, Subscription } from './track';
@@ -185,10 +193,29 @@ export class Participant {
 
   private addSlot(mid: string, kind: 'audio' | 'video', transceiver: RTCRtpTransceiver): void {
     const subscription = new Subscription(this.participantId, mid, kind, transceiver, this.meeting, (trackId) => this.wishFor(trackId));
-    transceiver.sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
-    // werift's sender answers NACKs from its own history of what it sent; count them.
-    transceiver.sender.onGenericNack.subscribe(() => this.meeting.counters.nacksReceived++);
+    const sender = transceiver.sender;
+    sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
+    sender.onGenericNack.subscribe((nack) => subscription.onNack(nack.lost));
+    sender.onRtcp.subscribe((packet) => this.onSubscriberRtcp(subscription, sender.ssrc, packet));
     this.slots.set(mid, subscription);
+  }
+
+  /**
+   * Feedback of this participant on what it receives: the loss its receiver
+   * reports give for a slot's stream, and its bandwidth estimate (REMB: one
+   * figure for the whole connection, which werift hands to the sender of the
+   * first SSRC it lists), shared evenly among the video slots it receives.
+   */
+  private onSubscriberRtcp(subscription: Subscription, ssrc: number, packet: RtcpPacket): void {
+    if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
+      for (const report of packet.reports) {
+        if (report.ssrc === ssrc) subscription.onLoss(report.fractionLost / 256);
+      }
+    } else if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
+      const video = [...this.slots.values()].filter((slot) => slot.receivingVideo);
+      const share = Number(packet.feedback.bitrate) / Math.max(1, video.length);
+      for (const slot of video) slot.onBandwidthEstimate(share);
+    }
   }
 
   private async gathered(): Promise<void> {

@@ -9,8 +9,10 @@ export interface MediaCounters {
   bytesOut: number;
   /** Packets a subscriber did not get because of the forwarding rules (paused, not loudest, waiting for a keyframe). */
   packetsDropped: number;
-  /** NACK feedback packets received from subscribers (each answered from the sender's history). */
+  /** NACK feedback packets received from subscribers (answered from the publishers' recent packets). */
   nacksReceived: number;
+  /** Packets resent to subscribers in answer to their NACKs. */
+  packetsRetransmitted: number;
   /** Keyframe requests (PLI) sent to publishers. */
   plisSent: number;
   /** Keyframe requests (PLI) received from subscribers. */
@@ -18,7 +20,7 @@ export interface MediaCounters {
 }
 
 export function zeroCounters(): MediaCounters {
-  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsDropped: 0, nacksReceived: 0, plisSent: 0, plisReceived: 0 };
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsDropped: 0, nacksReceived: 0, packetsRetransmitted: 0, plisSent: 0, plisReceived: 0 };
 }
 
 export function addCounters(into: MediaCounters, from: MediaCounters): void {

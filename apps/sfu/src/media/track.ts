@@ -13,6 +13,8 @@ import {
   KeyframeRequester,
   LayerSelector,
   MungeResult,
+  NackResponder,
+  RetransmissionCache,
   RtpMunger,
   Vp8Munger,
   createVp8Descriptor,
@@ -24,8 +26,9 @@ import {
   type Vp8Descriptor,
 } from '@meetedge/media';
 import type { TrackInfo, TrackSource } from '@meetedge/signaling';
-import { RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpSender, type RTCRtpTransceiver } from 'werift';
+import type { MediaStreamTrack, RTCRtpSender, RTCRtpTransceiver, RtpPacket } from 'werift';
 import { sendRemb } from '../webrtc/rtcp-feedback';
+import { MAX_RTP_PAYLOAD, RtpOutput } from '../webrtc/rtp-output';
 import type { MediaCounters } from './stats';
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
@@ -71,6 +74,12 @@ export class PublishedTrack {
   private readonly subscriptions = new Set<Subscription>();
   private readonly descriptor: Vp8Descriptor = createVp8Descriptor();
   private readonly unsubscribers: (() => void)[] = [];
+  /** Recent packets of each video layer (by incoming SSRC), for subscribers' NACKs. */
+  private readonly caches = new Map<number, RetransmissionCache>();
+  /** Where an incoming packet is assembled (12-byte header, payload) before the cache copies it. */
+  private readonly scratch = Buffer.alloc(12 + MAX_RTP_PAYLOAD);
+  /** The cache of an incoming SSRC, for NackResponder. */
+  readonly cacheFor = (ssrc: number): RetransmissionCache | undefined => this.caches.get(ssrc);
   closed = false;
 
   constructor(
@@ -117,6 +126,7 @@ export class PublishedTrack {
       if (layer.ssrc !== packet.header.ssrc || !layer.active) {
         // A layer starts (or its SSRC changed): subscriptions choose again now,
         // before this packet, so a keyframe that starts the layer is not lost.
+        if (layer.ssrc !== undefined && layer.ssrc !== packet.header.ssrc) this.caches.delete(layer.ssrc);
         layer.ssrc = packet.header.ssrc;
         layer.active = true;
         this.layersChanged(nowMs);
@@ -135,12 +145,34 @@ export class PublishedTrack {
       } else {
         keyframe = false;
       }
-      if (keyframe && this.kind === 'video') layer.keyframes.onKeyframe();
+      if (this.kind === 'video') {
+        if (keyframe) layer.keyframes.onKeyframe();
+        this.remember(packet, nowMs);
+      }
       for (const subscription of this.subscriptions) {
         subscription.forward(packet, keyframe, descriptor, nowMs);
       }
     });
     this.unsubscribers.push(unSubscribe);
+  }
+
+  /** Keeps a copy of a video packet for retransmission (audio is not NACKed). */
+  private remember(packet: RtpPacket, nowMs: number): void {
+    const { header, payload } = packet;
+    if (payload.length > MAX_RTP_PAYLOAD) return;
+    let cache = this.caches.get(header.ssrc);
+    if (!cache) {
+      cache = new RetransmissionCache();
+      this.caches.set(header.ssrc, cache);
+    }
+    const scratch = this.scratch;
+    scratch[0] = 0x80;
+    scratch[1] = (header.marker ? 0x80 : 0) | (header.payloadType & 0x7f);
+    scratch.writeUInt16BE(header.sequenceNumber, 2);
+    scratch.writeUInt32BE(header.timestamp >>> 0, 4);
+    scratch.writeUInt32BE(header.ssrc >>> 0, 8);
+    scratch.set(payload, 12);
+    cache.put(scratch, nowMs, 12 + payload.length);
   }
 
   private lastRembMs = Number.NEGATIVE_INFINITY;
@@ -256,6 +288,9 @@ export class PublishedTrack {
 export class Subscription {
   private munger: RtpMunger;
   private readonly vp8 = new Vp8Munger();
+  private readonly descriptor: Vp8Descriptor = createVp8Descriptor();
+  private readonly output: RtpOutput;
+  private readonly nacks = new NackResponder();
   private selector: LayerSelector | undefined;
   private track: PublishedTrack | undefined;
   paused = false;
@@ -270,6 +305,7 @@ export class Subscription {
     private readonly wishOf: (trackId: string) => { paused: boolean; quality: 'SD' | 'HD' },
   ) {
     this.munger = new RtpMunger({ ssrc: transceiver.sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 });
+    this.output = new RtpOutput(transceiver);
   }
 
   private get sender(): RTCRtpSender {
@@ -374,32 +410,77 @@ export class Subscription {
       }
       return;
     }
-    // werift labels what it sends with its sender's codec: follow the track's.
-    this.useCodec(track.codec);
-    // werift's sendRtp mutates the packet and keeps it for retransmission:
-    // every subscriber gets its own copy.
-    const payload = Buffer.from(packet.payload);
-    if (descriptor) this.vp8.rewrite(payload, descriptor, this.munger.segment);
-    const out = new RtpPacket(
-      new RtpHeader({
-        marker: header.marker,
-        payloadType: header.payloadType,
-        sequenceNumber: this.munger.sequenceNumber,
-        timestamp: this.munger.timestamp,
-        ssrc: this.sender.ssrc,
-      }),
-      payload,
-    );
+    const payload = packet.payload;
+    if (payload.length > MAX_RTP_PAYLOAD) {
+      counters.packetsDropped++;
+      return;
+    }
+    // The subscriber's own copy, written once into its output: payload, then
+    // the VP8 picture id continued across switches, then the header on send.
+    const output = this.output;
+    const buf = output.buffer;
+    const at = output.headerLength;
+    buf.set(payload, at);
+    if (descriptor) {
+      const own = readVp8Descriptor(buf, at, payload.length, this.descriptor);
+      if (own) this.vp8.rewrite(buf, own, this.munger.segment);
+    }
+    if (!output.send(header.marker, this.payloadType(track.codec), this.munger.sequenceNumber, this.munger.timestamp, payload.length)) {
+      counters.packetsDropped++;
+      return;
+    }
     counters.packetsOut++;
     counters.bytesOut += payload.length + 12;
-    void this.sender.sendRtp(out).catch(() => undefined);
   }
 
-  private useCodec(codec: Codec): void {
+  /**
+   * A subscriber's NACK: the packets it lost, from the publisher's recent
+   * packets (each rewritten as this subscriber first got it), resent.
+   */
+  onNack(lost: readonly number[]): void {
+    const track = this.track;
+    const counters = this.host.counters;
+    counters.nacksReceived++;
+    if (!track || this.kind !== 'video') return;
+    const nowMs = this.host.now();
+    const packets = this.nacks.respond(lost, lost.length, this.munger, track.cacheFor, nowMs, track.codec === 'vp8' ? this.vp8 : undefined);
+    const payloadType = this.payloadType(track.codec);
+    for (const packet of packets) {
+      if (this.output.resend(packet, 12, payloadType)) counters.packetsRetransmitted++;
+    }
+  }
+
+  /** The subscriber's receiver report for this slot: loss lowers its layer. */
+  onLoss(fraction: number): void {
+    if (this.selector && this.track?.simulcast) {
+      const nowMs = this.host.now();
+      this.apply(this.selector.onLoss(fraction, nowMs), nowMs);
+    }
+  }
+
+  /** This slot's share of the subscriber's bandwidth estimate (REMB), bit/s. */
+  onBandwidthEstimate(bitrateBps: number): void {
+    if (this.selector && this.track?.simulcast) {
+      const nowMs = this.host.now();
+      this.apply(this.selector.onBandwidthEstimate(bitrateBps, nowMs), nowMs);
+    }
+  }
+
+  /** True while this slot carries video (it then shares the subscriber's estimate). */
+  get receivingVideo(): boolean {
+    return this.kind === 'video' && this.track !== undefined && !this.paused;
+  }
+
+  /**
+   * The subscriber's payload type for `codec` (what it negotiated; werift's
+   * sender keeps its codec for the sender reports and stats).
+   */
+  private payloadType(codec: Codec): number {
     const current = this.sender.codec;
-    if (current && codecOfMime(current.mimeType) === codec) return;
+    if (current && codecOfMime(current.mimeType) === codec) return current.payloadType;
     const match = this.transceiver.codecs.find((c) => codecOfMime(c.mimeType) === codec);
     if (match) this.sender.codec = match;
+    return (match ?? current)?.payloadType ?? 0;
   }
 
   close(): void {
