@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { RTP_EXTENSION_URI, type RTCDtlsTransport, type RTCRtpTransceiver } from 'werift';
+import { RTP_EXTENSION_URI, type Address, type RTCDtlsTransport, type RTCRtpTransceiver } from 'werift';
 import { RolloverCounter, SrtpProtector, localSrtpKeys } from './srtp';
+import { MuxedUdpTransport } from './udp-mux';
 
 // The forwarding path's way out (docs/performance.md). werift's
 // RTCRtpSender.sendRtp() takes an RtpPacket object, rewrites it, maps header
@@ -31,8 +32,12 @@ interface SenderInternals {
   runRtcp(): Promise<void>;
 }
 
-/** werift's ICE connection `send` (async; it rejects when no pair is nominated). */
-interface IceSend {
+/** What the forwarding path uses of werift's ICE connection (werift 0.24.4; partly private in its typings). */
+interface IceInternals {
+  nominated?: { protocol: { transport: unknown }; remoteAddr: Address; packetsSent: number; bytesSent: number };
+  /** RFC 7675 consent: false once the remote stopped answering consent checks. */
+  canSendApplicationData(): boolean;
+  /** Async; it rejects when no pair is nominated. */
   send(data: Buffer): Promise<void>;
 }
 
@@ -234,7 +239,18 @@ export class RtpOutput {
     const datagram = this.protector.protect(this.buffer, 12 + this.template.bytes.length, length, roc);
     dtls.bytesSent += datagram.length;
     dtls.packetsSent++;
-    (dtls.iceTransport.connection as unknown as IceSend).send(datagram).catch(ignore);
+    const ice = dtls.iceTransport.connection as unknown as IceInternals;
+    const pair = ice.nominated;
+    const transport = pair?.protocol.transport;
+    if (pair && transport instanceof MuxedUdpTransport) {
+      // The shared port: straight to the socket, as werift's send would after its checks.
+      if (!ice.canSendApplicationData()) return false;
+      transport.sendTo(datagram, pair.remoteAddr);
+      pair.packetsSent++;
+      pair.bytesSent += datagram.length;
+    } else {
+      ice.send(datagram).catch(ignore);
+    }
     return true;
   }
 }

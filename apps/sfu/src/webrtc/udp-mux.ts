@@ -148,6 +148,14 @@ export class UdpMux {
     this.socket.send(datagram, port, host);
   }
 
+  /** @internal Sends to an address `sendFor` already checked and assigned. */
+  sendChecked(datagram: Buffer, host: string, port: number): void {
+    if (this.isClosed) return;
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += datagram.length;
+    this.socket.send(datagram, port, host);
+  }
+
   /** @internal A transport closed: forget it and every address it owned. */
   detach(transport: MuxedUdpTransport): void {
     if (!this.transports.delete(transport)) return;
@@ -244,6 +252,23 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
     if (!target) throw new Error('MuxedUdpTransport.send: no destination');
     this.mux.sendFor(this, data, target[0], target[1]);
   };
+
+  /**
+   * Sends now, without werift's promise chain (the forwarding path:
+   * rtp-output.ts). The first datagram to an address goes through the checks
+   * of `send`; later ones to the same (unchanged) address skip them.
+   */
+  sendTo(data: Buffer, addr: Address): void {
+    if (this.closed) return;
+    if (addr === this.checkedTarget) {
+      this.mux.sendChecked(data, addr[0], addr[1]);
+      return;
+    }
+    this.mux.sendFor(this, data, addr[0], addr[1]);
+    this.checkedTarget = addr;
+  }
+
+  private checkedTarget: Address | undefined;
 
   close = async (): Promise<void> => {
     if (this.closed) return;

@@ -5,6 +5,7 @@
  *   {"event":"ready","participantId":…,"published":{source: trackId}}
  *   {"event":"sent","trackId":…,"hash":…}      for every payload it sends
  *   {"event":"received","trackId":…,"hash":…}  for every payload it receives
+ *   {"event":"done"}                           after the last "sent"
  * It sends when told `send` on stdin and leaves on `leave` (or stdin closing).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+    say({ event: 'done' });
   };
 
   const lines = createInterface({ input: process.stdin });
