@@ -4,6 +4,10 @@
  *   node --import tsx tools/bench/src/main.ts [--scenario a] [--quick]
  *     [--n 1,10,50,100] [--rates 100,200,500,1000,1500,2000,3000,4000,6000,8000] [--step-seconds 5]
  *     [--payload 1100] [--only meetedge|plain] [--max-minutes 25]
+ *   node --import tsx tools/bench/src/main.ts --scenario b [--meetings 25] [--per-meeting 16]
+ *     [--scales 0.02,0.05,0.1,0.2] [--workers 4] [--step-seconds 10] [--max-minutes 25]
+ *
+ * Scenario (b), the module's rated load, is described in scenario-b.ts.
  *
  * Scenario (a): one publisher → N subscribers. For each N, the forwarder
  * under test runs in its own process (meetedge's module, then the plain
@@ -24,6 +28,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { WORKSPACE_ROOT, cpuSecondsOf, killChildren, rssMibOf, sleep } from './proc';
 import { LatencyHistogram, cpuSecondsPer1000, efficiencyRatio, lossPercent, pastKnee, round } from './stats';
+import { runScenarioB, type ScenarioBOptions } from './scenario-b';
 import { startMeetedge, startPlain, type Publisher, type Target, type TargetName } from './targets';
 
 interface Options {
@@ -45,7 +50,7 @@ function parseArgs(argv: readonly string[]): Options {
   const list = (value: string | undefined, fallback: number[]) => (value ? value.split(',').map((v) => Number(v.trim())) : fallback);
   const quick = argv.includes('--quick');
   const scenario = get('--scenario') ?? 'a';
-  if (scenario !== 'a') throw new Error(`scenario ${scenario} is not built yet; only --scenario a`);
+  if (scenario !== 'a') throw new Error(`unknown scenario ${scenario}: a or b`);
   const only = get('--only');
   if (only !== undefined && only !== 'meetedge' && only !== 'plain') throw new Error('--only takes meetedge or plain');
   const options: Options = {
@@ -353,8 +358,48 @@ function weriftVersion(): string {
   }
 }
 
+/** Scenario (b)'s options, with the issue's defaults: 25 meetings × 16, gallery of 4, 3 speakers, ~300 kbit/s cameras. */
+function parseScenarioB(argv: readonly string[]): ScenarioBOptions & { maxMinutes: number } {
+  const get = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const options = {
+    meetings: Number(get('--meetings') ?? 25),
+    perMeeting: Number(get('--per-meeting') ?? 16),
+    speakers: 3,
+    gallery: 4,
+    workers: Number(get('--workers') ?? 4),
+    scales: (get('--scales') ?? '0.02,0.05,0.1,0.2').split(',').map(Number),
+    stepSeconds: Number(get('--step-seconds') ?? 10),
+    videoKbps: 300,
+    videoPayloadBytes: 1100,
+    audioPps: 50,
+    maxMinutes: Number(get('--max-minutes') ?? 25),
+    log,
+  };
+  for (const n of [options.meetings, options.perMeeting, options.workers, options.stepSeconds, options.maxMinutes, ...options.scales]) {
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid number in arguments: ${argv.join(' ')}`);
+  }
+  return options;
+}
+
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[argv.indexOf('--scenario') + 1] === 'b' && argv.includes('--scenario')) {
+    const options = parseScenarioB(argv);
+    setTimeout(() => {
+      log(`--max-minutes ${options.maxMinutes} reached; stopping`);
+      killChildren();
+      process.exit(3);
+    }, options.maxMinutes * 60_000).unref();
+    const startedAt = new Date().toISOString();
+    const result = await runScenarioB(options);
+    const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, werift: weriftVersion() };
+    process.stdout.write(`${JSON.stringify({ bench: 'meetedge', startedAt, finishedAt: new Date().toISOString(), machine, ...result }, null, 2)}\n`);
+    return;
+  }
+  const options = parseArgs(argv);
   const deadline = setTimeout(() => {
     log(`--max-minutes ${options.maxMinutes} reached; stopping`);
     killChildren();

@@ -1,5 +1,5 @@
 /** Child processes, free ports and /proc readings for the bench (Linux). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -72,6 +72,23 @@ export function spawnNode(script: string, env: Record<string, string>, lifetimeM
       BENCH_MAX_LIFETIME_MS: String(lifetimeMs),
     },
     stdio: ['pipe', 2, 2],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/**
+ * Like `spawnNode`, with an IPC channel to the bench (`process.send` /
+ * 'message' in the child) for client processes the bench drives.
+ */
+export function forkNode(script: string, lifetimeMs: number): ChildProcess {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MEETEDGE_')));
+  const child = fork(path.join(WORKSPACE_ROOT, script), [], {
+    cwd: WORKSPACE_ROOT,
+    execArgv: ['--import', 'tsx', '--import', WATCHDOG],
+    env: { ...base, BENCH_WATCH_STDIN: '1', BENCH_MAX_LIFETIME_MS: String(lifetimeMs) },
+    stdio: ['pipe', 2, 2, 'ipc'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -12,8 +12,25 @@ import {
   round,
   rssMibOfProcStatus,
 } from './stats';
+import { planMeetings } from './scenario-b';
 
 describe('bench statistics', () => {
+  it('merges histograms from several processes into the percentiles of all their values', () => {
+    const all = new LatencyHistogram(0.05, 1000);
+    const parts = [new LatencyHistogram(0.05, 1000), new LatencyHistogram(0.05, 1000)];
+    for (let i = 0; i < 5000; i++) {
+      const v = (i % 89) * 0.41;
+      all.add(v);
+      (parts[i % 2] as LatencyHistogram).add(v);
+    }
+    const merged = new LatencyHistogram(0.05, 1000);
+    for (const part of parts) merged.merge(JSON.parse(JSON.stringify(part)) as ReturnType<LatencyHistogram['toJSON']>);
+    expect(merged.count).toBe(all.count);
+    expect(merged.max).toBe(all.max);
+    for (const p of [50, 90, 99]) expect(merged.percentile(p)).toBe(all.percentile(p));
+    expect(() => merged.merge(new LatencyHistogram(1, 1000).toJSON())).toThrow(/cannot merge/);
+  });
+
   it('takes nearest-rank percentiles', () => {
     const values = Array.from({ length: 100 }, (_, i) => i + 1);
     expect(percentile(values, 50)).toBe(50);
@@ -108,5 +125,30 @@ describe('bench payload', () => {
     expect(readStamp(delta)).toEqual({ sentAtMs: 99, seq: 3 });
     expect(readStamp(Buffer.alloc(10))).toBeUndefined();
     expect(readStamp(randomBytes(1100).fill(0, 16, 20))).toBeUndefined();
+  });
+});
+
+describe('scenario (b) plan', () => {
+  it('seats 25 × 16 participants, 3 speakers a meeting, each with a gallery of 4 others of its own meeting, every camera in some gallery', () => {
+    const plan = planMeetings({ meetings: 25, perMeeting: 16, speakers: 3, gallery: 4 });
+    expect(plan).toHaveLength(400);
+    expect(new Set(plan.map((p) => p.participantId)).size).toBe(400);
+    const meetingOf = new Map(plan.map((p) => [p.participantId, p.meetingId]));
+    for (const p of plan) {
+      expect(p.gallery).toHaveLength(4);
+      expect(new Set(p.gallery).size).toBe(4);
+      expect(p.gallery).not.toContain(p.participantId);
+      for (const other of p.gallery) expect(meetingOf.get(other)).toBe(p.meetingId);
+    }
+    const meetings = new Set(plan.map((p) => p.meetingId));
+    expect(meetings.size).toBe(25);
+    for (const m of meetings) expect(plan.filter((p) => p.meetingId === m && p.speaker)).toHaveLength(3);
+    const viewed = new Set(plan.flatMap((p) => p.gallery));
+    expect(viewed.size).toBe(400);
+  });
+
+  it('keeps a gallery within a small meeting', () => {
+    const plan = planMeetings({ meetings: 1, perMeeting: 3, speakers: 3, gallery: 4 });
+    for (const p of plan) expect(p.gallery).toHaveLength(2);
   });
 });

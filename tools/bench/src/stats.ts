@@ -68,6 +68,37 @@ export class LatencyHistogram {
     this.max = 0;
     this.sum = 0;
   }
+
+  /** The histogram as plain numbers (non-empty buckets only), to send to another process. */
+  toJSON(): HistogramSnapshot {
+    const buckets: number[] = [];
+    for (let i = 0; i < this.buckets.length; i++) {
+      const n = this.buckets[i] as number;
+      if (n > 0) buckets.push(i, n);
+    }
+    return { bucketMs: this.bucketMs, buckets, count: this.count, max: this.max, sum: this.sum };
+  }
+
+  /** Adds another histogram's values (same bucket width). */
+  merge(other: HistogramSnapshot): void {
+    if (other.bucketMs !== this.bucketMs) throw new Error(`cannot merge histograms of ${other.bucketMs} and ${this.bucketMs} ms buckets`);
+    for (let i = 0; i + 1 < other.buckets.length; i += 2) {
+      const index = Math.min(this.buckets.length - 1, other.buckets[i] as number);
+      this.buckets[index] = (this.buckets[index] as number) + (other.buckets[i + 1] as number);
+    }
+    this.count += other.count;
+    this.sum += other.sum;
+    this.max = Math.max(this.max, other.max);
+  }
+}
+
+/** `LatencyHistogram.toJSON()`: bucket width, then (index, count) pairs of the non-empty buckets. */
+export interface HistogramSnapshot {
+  bucketMs: number;
+  buckets: number[];
+  count: number;
+  max: number;
+  sum: number;
 }
 
 /** utime + stime of a /proc/<pid>/stat line, in seconds (the command name may hold spaces and parentheses). */

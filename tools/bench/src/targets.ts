@@ -39,8 +39,18 @@ function publisherOf(pc: RTCPeerConnection, track: MediaStreamTrack): Publisher 
   return { track, onKeyframeRequest: (listener) => void sender.onPictureLossIndication.subscribe(listener) };
 }
 
-/** meetedge's module (`apps/sfu/src/main.ts`) with MEETEDGE_* config; clients are libs/client MediaClients. */
-export async function startMeetedge(): Promise<Target> {
+/** A running module process: its HTTP base URL, media-session URL and ticket signing. */
+export interface ModuleProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly base: string;
+  readonly mediaUrl: string;
+  ticket(meetingId: string, participantId: string): string;
+  stats(): Promise<{ packetsIn: number; packetsOut: number; bytesOut: number; packetsDropped: number; usedUnits: number; participants: number }>;
+}
+
+/** meetedge's module (`apps/sfu/src/main.ts`) in its own process, on the memory store, 127.0.0.1 only. */
+export async function startModule(capacityUnits: number): Promise<ModuleProcess> {
   const [httpPort, mediaPort] = [await freeTcpPort(), await freeUdpPort()];
   const keys = generateTicketKeys();
   const child = spawnNode(
@@ -54,7 +64,7 @@ export async function startMeetedge(): Promise<Target> {
       MEETEDGE_MEDIA_PORT: String(mediaPort),
       MEETEDGE_MEDIA_LISTEN_IP: LOOPBACK,
       MEETEDGE_ANNOUNCED_IP: LOOPBACK,
-      MEETEDGE_CAPACITY_UNITS: '1000',
+      MEETEDGE_CAPACITY_UNITS: String(capacityUnits),
       MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       MEETEDGE_LOG_LEVEL: 'warn',
     },
@@ -62,33 +72,49 @@ export async function startMeetedge(): Promise<Target> {
   );
   const base = `http://${LOOPBACK}:${httpPort}`;
   await waitForHttp(`${base}/v1/stats`, 60_000, child);
+  return {
+    child,
+    pid: pidOf(child),
+    base,
+    mediaUrl: `ws://${LOOPBACK}:${httpPort}/v1/media`,
+    ticket(meetingId, participantId) {
+      const now = Date.now();
+      return signTicket(
+        {
+          ticketId: ReservationId(`r-${meetingId}-${participantId}`),
+          meetingId: MeetingId(meetingId),
+          participantId: ParticipantId(participantId),
+          moduleId: ModuleId('bench-sfu'),
+          quality: 'SD',
+          mode: 'cloud-hybrid',
+          displayName: participantId,
+          issuedAt: now,
+          expiresAt: now + 3_600_000,
+        },
+        keys.privateKey,
+      );
+    },
+    async stats() {
+      return ((await (await fetch(`${base}/v1/stats`)).json()) as { module: Awaited<ReturnType<ModuleProcess['stats']>> }).module;
+    },
+  };
+}
+
+/** Scenario (a) on meetedge's module; clients are libs/client MediaClients in the bench process. */
+export async function startMeetedge(): Promise<Target> {
+  const module = await startModule(1000);
   const clients: MediaClient[] = [];
   const join = async (participant: string): Promise<MediaClient> => {
-    const now = Date.now();
-    const ticket = signTicket(
-      {
-        ticketId: ReservationId(`r-${participant}`),
-        meetingId: MeetingId('bench'),
-        participantId: ParticipantId(participant),
-        moduleId: ModuleId('bench-sfu'),
-        quality: 'SD',
-        mode: 'cloud-hybrid',
-        displayName: participant,
-        issuedAt: now,
-        expiresAt: now + 3_600_000,
-      },
-      keys.privateKey,
-    );
-    const client = await MediaClient.join({ url: `ws://${LOOPBACK}:${httpPort}/v1/media`, ticket, createPeer: loopbackPeer });
+    const client = await MediaClient.join({ url: module.mediaUrl, ticket: module.ticket('bench', participant), createPeer: loopbackPeer });
     clients.push(client);
     return client;
   };
   return {
     name: 'meetedge',
-    pid: pidOf(child),
+    pid: module.pid,
     async counters() {
-      const stats = (await (await fetch(`${base}/v1/stats`)).json()) as { module: { packetsIn: number; packetsOut: number } };
-      return { packetsIn: stats.module.packetsIn, packetsOut: stats.module.packetsOut };
+      const stats = await module.stats();
+      return { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut };
     },
     async publish() {
       const client = await join('publisher');
@@ -107,7 +133,7 @@ export async function startMeetedge(): Promise<Target> {
     },
     async close() {
       await Promise.allSettled(clients.splice(0).map((c) => c.leave()));
-      await stopChild(child);
+      await stopChild(module.child);
     },
   };
 }

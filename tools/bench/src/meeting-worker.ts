@@ -1,0 +1,262 @@
+/**
+ * Scenario (b)'s client process: a share of the participants of many
+ * meetings, each a libs/client MediaClient on its own werift connection.
+ * Driven by the bench over the IPC channel (scenario-b.ts):
+ *   setup     → join and publish (camera; microphone for the meeting's
+ *               speakers) → joined
+ *   subscribe → (once every process has joined) receive, keep the gallery's
+ *               videos, pause the others → ready
+ *   send      → start sending stamped packets at the set rates
+ *   window → count what is sent and received with a stamp inside it
+ *   report → the counts and the latency histogram → report
+ *   leave  → every client leaves; the process exits
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { MediaClient } from '@meetedge/client';
+import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
+import { buildPayload, readStamp } from './payload';
+import { loopbackPeer } from './peers';
+import { LatencyHistogram, type HistogramSnapshot } from './stats';
+
+const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+export interface WorkerParticipant {
+  meetingId: string;
+  participantId: string;
+  ticket: string;
+  speaker: boolean;
+  /** Participant ids whose camera this one keeps in its gallery (the others are paused). */
+  gallery: string[];
+}
+
+export type ToWorker =
+  | { type: 'setup'; url: string; participants: WorkerParticipant[] }
+  | { type: 'subscribe' }
+  | { type: 'send'; videoPps: number; videoPayloadBytes: number; audioPps: number }
+  | { type: 'window'; fromMs: number; toMs: number }
+  | { type: 'report' }
+  | { type: 'leave' };
+
+export type FromWorker =
+  | { type: 'joined' }
+  | { type: 'ready' }
+  | { type: 'failed'; error: string }
+  | {
+      type: 'report';
+      /** Packets sent with a stamp in the window, by track id. */
+      sent: Record<string, number>;
+      /** Packets received with a stamp in the window, by receiving participant and track id. */
+      received: Record<string, Record<string, number>>;
+      /** Track ids each participant should receive: its gallery's cameras and the other speakers' microphones. */
+      expected: Record<string, string[]>;
+      latency: HistogramSnapshot;
+      duplicates: number;
+    };
+
+/** Epoch milliseconds, sub-ms, comparable across the bench's processes. */
+const epochNow = () => performance.timeOrigin + performance.now();
+
+interface Member {
+  spec: WorkerParticipant;
+  client: MediaClient;
+  camera: MediaStreamTrack;
+  cameraSender: RTCRtpSender | undefined;
+  cameraTrackId: string;
+  mic: MediaStreamTrack | undefined;
+  micTrackId: string | undefined;
+  audioLevelId: number | undefined;
+  keyframeDue: boolean;
+  videoSeq: number;
+  audioSeq: number;
+  /** Received stamp sequence numbers inside the window, by track id (a bit per number). */
+  seen: Map<string, Set<number>>;
+}
+
+const members: Member[] = [];
+const filler = randomBytes(64 * 1024);
+const latency = new LatencyHistogram();
+let windowFrom = Number.POSITIVE_INFINITY;
+let windowTo = Number.NEGATIVE_INFINITY;
+const sent = new Map<string, number>();
+let duplicates = 0;
+let sendTimer: NodeJS.Timeout | undefined;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+function inWindow(stampMs: number): boolean {
+  return stampMs >= windowFrom && stampMs < windowTo;
+}
+
+async function join(url: string, spec: WorkerParticipant): Promise<Member> {
+  const client = await MediaClient.join({ url, ticket: spec.ticket, createPeer: loopbackPeer, timeoutMs: 60_000 });
+  const camera = new MediaStreamTrack({ kind: 'video' });
+  const mic = spec.speaker ? new MediaStreamTrack({ kind: 'audio' }) : undefined;
+  const ids = await client.publish([{ source: 'camera', track: camera }, ...(mic ? [{ source: 'microphone' as const, track: mic }] : [])]);
+  const transceivers = client.pc.getTransceivers();
+  const cameraSender = transceivers.find((t) => t.sender.track === camera)?.sender;
+  const audioLevelId = mic ? transceivers.find((t) => t.sender.track === mic)?.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id : undefined;
+  const member: Member = {
+    spec,
+    client,
+    camera,
+    cameraSender,
+    cameraTrackId: ids.get('camera') ?? '',
+    mic,
+    micTrackId: ids.get('microphone'),
+    audioLevelId,
+    keyframeDue: true,
+    videoSeq: 0,
+    audioSeq: 0,
+    seen: new Map(),
+  };
+  cameraSender?.onPictureLossIndication.subscribe(() => {
+    member.keyframeDue = true;
+  });
+  return member;
+}
+
+/** After everyone published: receive, keep the gallery, pause the rest, count what arrives. */
+async function subscribe(member: Member): Promise<void> {
+  const { client, spec } = member;
+  await client.receive();
+  await client.connected(60_000);
+  const gallery = new Set(spec.gallery);
+  for (const track of client.tracks.values()) {
+    if (track.kind === 'video' && track.participantId !== spec.participantId && !gallery.has(track.participantId)) {
+      client.setSubscription(track.trackId, { paused: true });
+    }
+  }
+  const listening = new Set<string>();
+  const listen = () => {
+    for (const remote of client.remote.values()) {
+      if (listening.has(remote.mid)) continue;
+      listening.add(remote.mid);
+      remote.onRtp((packet) => {
+        const stamp = readStamp(packet.payload);
+        const trackId = remote.trackId;
+        if (!stamp || !trackId || !inWindow(stamp.sentAtMs)) return;
+        let seen = member.seen.get(trackId);
+        if (!seen) {
+          seen = new Set();
+          member.seen.set(trackId, seen);
+        }
+        if (seen.has(stamp.seq)) {
+          duplicates++;
+          return;
+        }
+        seen.add(stamp.seq);
+        latency.add(epochNow() - stamp.sentAtMs);
+      });
+    }
+  };
+  listen();
+  client.on('message', (m) => {
+    if (m.type === 'answer' || m.type === 'slots') listen();
+  });
+}
+
+function countSent(trackId: string, stampMs: number): void {
+  if (inWindow(stampMs)) sent.set(trackId, (sent.get(trackId) ?? 0) + 1);
+}
+
+function sendVideo(member: Member, payloadBytes: number): void {
+  const now = epochNow();
+  const key = member.keyframeDue || member.videoSeq % 60 === 0;
+  member.keyframeDue = false;
+  const seq = member.videoSeq++;
+  const payload = buildPayload(payloadBytes, key, now, seq, filler, seq * 1031);
+  const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq & 0xffff, timestamp: Math.floor(now * 90) >>> 0, ssrc: 1, marker: true });
+  member.camera.writeRtp(new RtpPacket(header, payload));
+  countSent(member.cameraTrackId, now);
+}
+
+function sendAudio(member: Member): void {
+  if (!member.mic || !member.micTrackId) return;
+  const now = epochNow();
+  const seq = member.audioSeq++;
+  // Opus-sized, stamped like the video (the module never reads past the RTP header for audio).
+  const payload = buildPayload(120, false, now, seq, filler, seq * 37);
+  const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0, ssrc: 2, marker: false });
+  if (member.audioLevelId !== undefined) header.extensions = [{ id: member.audioLevelId, payload: Buffer.from([0x80 | 10]) }];
+  member.mic.writeRtp(new RtpPacket(header, payload));
+  countSent(member.micTrackId, now);
+}
+
+/** Paces every member's video and audio on one 10 ms timer, phases spread so packets do not all leave at once. */
+function startSending(videoPps: number, audioPps: number, videoPayloadBytes: number): void {
+  const start = performance.now();
+  const videoSent = new Float64Array(members.length);
+  const audioSent = new Float64Array(members.length);
+  sendTimer = setInterval(() => {
+    const elapsedS = (performance.now() - start) / 1000;
+    members.forEach((member, i) => {
+      const phase = i / members.length;
+      const videoDue = Math.floor(elapsedS * videoPps + phase);
+      while ((videoSent[i] as number) < videoDue) {
+        sendVideo(member, videoPayloadBytes);
+        videoSent[i] = (videoSent[i] as number) + 1;
+      }
+      const audioDue = Math.floor(elapsedS * audioPps + phase);
+      while ((audioSent[i] as number) < audioDue) {
+        sendAudio(member);
+        audioSent[i] = (audioSent[i] as number) + 1;
+      }
+    });
+  }, 10);
+}
+
+function report(): FromWorker {
+  const received: Record<string, Record<string, number>> = {};
+  const expected: Record<string, string[]> = {};
+  for (const member of members) {
+    const self = member.spec.participantId;
+    received[self] = Object.fromEntries([...member.seen].map(([trackId, seqs]) => [trackId, seqs.size]));
+    const gallery = new Set(member.spec.gallery);
+    expected[self] = [...member.client.tracks.values()]
+      .filter((t) => t.participantId !== self && (t.kind === 'audio' || gallery.has(t.participantId)))
+      .map((t) => t.trackId);
+  }
+  return { type: 'report', sent: Object.fromEntries(sent), received, expected, latency: latency.toJSON(), duplicates };
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'setup':
+      // Join in small batches, as people arrive.
+      for (let i = 0; i < message.participants.length; i += 10) {
+        const batch = message.participants.slice(i, i + 10);
+        members.push(...(await Promise.all(batch.map((p) => join(message.url, p)))));
+      }
+      send({ type: 'joined' });
+      break;
+    case 'subscribe':
+      for (let i = 0; i < members.length; i += 10) await Promise.all(members.slice(i, i + 10).map(subscribe));
+      send({ type: 'ready' });
+      break;
+    case 'send':
+      startSending(message.videoPps, message.audioPps, message.videoPayloadBytes);
+      break;
+    case 'window':
+      windowFrom = message.fromMs;
+      windowTo = message.toMs;
+      sent.clear();
+      for (const member of members) member.seen.clear();
+      latency.reset();
+      duplicates = 0;
+      break;
+    case 'report':
+      send(report());
+      break;
+    case 'leave':
+      if (sendTimer) clearInterval(sendTimer);
+      await Promise.allSettled(members.map((m) => m.client.leave()));
+      process.exit(0);
+  }
+}
+
+process.on('message', (message: ToWorker) => {
+  handle(message).catch((err: unknown) => send({ type: 'failed', error: `${message.type}: ${(err as Error).message}` }));
+});
