@@ -399,6 +399,37 @@ describe('media forwarding rules', () => {
     const gaps = sorted.slice(1).map((n, i) => n - (sorted[i] as number)).filter((d) => d > 1);
     expect(gaps).toEqual([6]);
     await waitFor(async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.nacksReceived > 0);
+    // The five the publisher never sent count as lost on the way in.
+    expect((await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.packetsLostIn).toBe(5);
+  });
+
+  it('counts what subscribers report lost on the way out (receiver reports)', async () => {
+    const alice = await join('m-1', 'alice');
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    await alice.publish([{ source: 'microphone', track: mic }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    // Every 4th audio packet never reaches bob (audio is not NACKed): his reports say so.
+    const srtp = (bob.pc.getTransceivers()[0] as RTCRtpTransceiver).receiver.dtlsTransport.srtp;
+    const decrypt = srtp.decrypt;
+    let count = 0;
+    let dropped = 0;
+    srtp.decrypt = (data: Buffer) => {
+      if (count++ % 4 === 3) {
+        dropped++;
+        throw new SrtpAuthenticationError('dropped by the test');
+      }
+      return decrypt(data);
+    };
+    const stats = async () => (await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module;
+    for (let i = 0; i < 100; i++) {
+      mic.writeRtp(opusPacket(i, randomBytes(60)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(async () => (await stats()).packetsLostOut >= 20, { timeoutMs: 8000, description: "bob's receiver reports counting the drops" });
+    expect((await stats()).packetsLostOut).toBeLessThanOrEqual(dropped);
+    expect((await stats()).packetsLostIn).toBe(0);
   });
 
   it.each([

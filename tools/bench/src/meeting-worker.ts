@@ -81,6 +81,7 @@ let windowTo = Number.NEGATIVE_INFINITY;
 const sent = new Map<string, number>();
 let duplicates = 0;
 let sendTimer: NodeJS.Timeout | undefined;
+let leaving = false;
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -92,6 +93,10 @@ function inWindow(stampMs: number): boolean {
 
 async function join(url: string, spec: WorkerParticipant): Promise<Member> {
   const client = await MediaClient.join({ url, ticket: spec.ticket, createPeer: loopbackPeer, timeoutMs: 60_000 });
+  client.on('closed', ({ code, reason }) => {
+    if (!leaving) process.stderr.write(`[client ${spec.participantId}] session closed by the module: ${code} ${reason}\n`);
+  });
+  client.on('refused', (error) => process.stderr.write(`[client ${spec.participantId}] ${error.code}: ${error.message}\n`));
   const camera = new MediaStreamTrack({ kind: 'video' });
   const mic = spec.speaker ? new MediaStreamTrack({ kind: 'audio' }) : undefined;
   const ids = await client.publish([{ source: 'camera', track: camera }, ...(mic ? [{ source: 'microphone' as const, track: mic }] : [])]);
@@ -112,6 +117,9 @@ async function join(url: string, spec: WorkerParticipant): Promise<Member> {
     audioSeq: 0,
     seen: new Map(),
   };
+  // Connected before the next batch joins: a storm of simultaneous ICE checks on
+  // two shared cores times out checks (as a real building's arrivals would not).
+  await client.connected(60_000);
   cameraSender?.onPictureLossIndication.subscribe(() => {
     member.keyframeDue = true;
   });
@@ -251,6 +259,7 @@ async function handle(message: ToWorker): Promise<void> {
       send(report());
       break;
     case 'leave':
+      leaving = true;
       if (sendTimer) clearInterval(sendTimer);
       await Promise.allSettled(members.map((m) => m.client.leave()));
       process.exit(0);

@@ -66,7 +66,7 @@ export async function startModule(capacityUnits: number): Promise<ModuleProcess>
       MEETEDGE_ANNOUNCED_IP: LOOPBACK,
       MEETEDGE_CAPACITY_UNITS: String(capacityUnits),
       MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      MEETEDGE_LOG_LEVEL: 'warn',
+      MEETEDGE_LOG_LEVEL: process.env.BENCH_MODULE_LOG_LEVEL ?? 'warn',
     },
     LIFETIME_MS,
   );

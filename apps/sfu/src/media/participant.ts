@@ -209,7 +209,7 @@ export class Participant {
   private onSubscriberRtcp(subscription: Subscription, ssrc: number, packet: RtcpPacket): void {
     if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
       for (const report of packet.reports) {
-        if (report.ssrc === ssrc) subscription.onLoss(report.fractionLost / 256);
+        if (report.ssrc === ssrc) subscription.onReceiverReport(report.fractionLost / 256, report.packetsLost);
       }
     } else if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
       const video = [...this.slots.values()].filter((slot) => slot.receivingVideo);

@@ -13,6 +13,10 @@ export interface MediaCounters {
   nacksReceived: number;
   /** Packets resent to subscribers in answer to their NACKs. */
   packetsRetransmitted: number;
+  /** Packets lost on the way from publishers (RFC 3550: expected − received, per incoming stream). */
+  packetsLostIn: number;
+  /** Packets subscribers reported lost on the way from the module (their receiver reports' cumulative counts). */
+  packetsLostOut: number;
   /** Keyframe requests (PLI) sent to publishers. */
   plisSent: number;
   /** Keyframe requests (PLI) received from subscribers. */
@@ -20,7 +24,7 @@ export interface MediaCounters {
 }
 
 export function zeroCounters(): MediaCounters {
-  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsDropped: 0, nacksReceived: 0, packetsRetransmitted: 0, plisSent: 0, plisReceived: 0 };
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsDropped: 0, nacksReceived: 0, packetsRetransmitted: 0, packetsLostIn: 0, packetsLostOut: 0, plisSent: 0, plisReceived: 0 };
 }
 
 export function addCounters(into: MediaCounters, from: MediaCounters): void {

@@ -16,6 +16,7 @@ import {
   NackResponder,
   RetransmissionCache,
   RtpMunger,
+  SequenceUnwrapper,
   Vp8Munger,
   createVp8Descriptor,
   isH264Keyframe,
@@ -51,6 +52,8 @@ interface Layer {
   active: boolean;
   readonly meter: BitrateMeter;
   readonly keyframes: KeyframeRequester;
+  /** Extended sequence numbers of the layer's current SSRC, for loss. */
+  readonly sequence: SequenceUnwrapper;
 }
 
 type Codec = 'opus' | 'vp8' | 'h264' | 'other';
@@ -108,6 +111,7 @@ export class PublishedTrack {
         active: false,
         meter: new BitrateMeter(),
         keyframes: new KeyframeRequester(),
+        sequence: new SequenceUnwrapper(),
       };
       this.layers.push(layer);
       this.layers.sort((a, b) => a.spatial - b.spatial);
@@ -122,11 +126,19 @@ export class PublishedTrack {
       const counters = this.host.counters;
       counters.packetsIn++;
       counters.bytesIn += bytes;
+      // RFC 3550 loss, expected − received, kept as a running sum: a gap of k
+      // adds k, a late packet (or a duplicate) takes one back.
+      const highest = layer.sequence.highest;
+      const extended = layer.sequence.unwrap(packet.header.sequenceNumber);
+      if (highest !== undefined) counters.packetsLostIn += Math.max(0, extended - highest) - 1;
       layer.meter.add(bytes, nowMs);
       if (layer.ssrc !== packet.header.ssrc || !layer.active) {
         // A layer starts (or its SSRC changed): subscriptions choose again now,
         // before this packet, so a keyframe that starts the layer is not lost.
-        if (layer.ssrc !== undefined && layer.ssrc !== packet.header.ssrc) this.caches.delete(layer.ssrc);
+        if (layer.ssrc !== undefined && layer.ssrc !== packet.header.ssrc) {
+          this.caches.delete(layer.ssrc);
+          layer.sequence.reset();
+        }
         layer.ssrc = packet.header.ssrc;
         layer.active = true;
         this.layersChanged(nowMs);
@@ -450,8 +462,20 @@ export class Subscription {
     }
   }
 
-  /** The subscriber's receiver report for this slot: loss lowers its layer. */
-  onLoss(fraction: number): void {
+  private reportedLost = 0;
+
+  /**
+   * The subscriber's receiver report for this slot: `cumulativeLost` (the
+   * report's running count) goes to the stats, `fraction` (0..1, since its
+   * last report) lowers the layer.
+   */
+  onReceiverReport(fraction: number, cumulativeLost: number): void {
+    this.host.counters.packetsLostOut += cumulativeLost - this.reportedLost;
+    this.reportedLost = cumulativeLost;
+    this.onLoss(fraction);
+  }
+
+  private onLoss(fraction: number): void {
     if (this.selector && this.track?.simulcast) {
       const nowMs = this.host.now();
       this.apply(this.selector.onLoss(fraction, nowMs), nowMs);
