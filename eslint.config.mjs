@@ -1,5 +1,6 @@
 // One lint configuration for the whole workspace. The module-boundary rule is
 // what keeps the architecture honest: see docs/architecture.md, "Boundaries".
+import { builtinModules } from 'node:module';
 import nx from '@nx/eslint-plugin';
 
 /** Packages that do I/O. The media core and other pure libraries take packets
@@ -14,6 +15,8 @@ const ioPackages = [
   'pino-*',
   'prom-client',
 ];
+/** Why browser code of the client SDK may not import a Node-only module. */
+const NODE_ONLY = 'the client SDK runs in a page here; Node-only code goes in libs/client/src/node.';
 const ioBuiltins = ['net', 'dgram', 'http', 'https', 'http2', 'tls', 'child_process', 'fs', 'fs/promises', 'cluster', 'worker_threads'];
 
 /** Options of @nx/enforce-module-boundaries; `allow` lists imports exempt from the app rule. */
@@ -96,6 +99,21 @@ export default [
             name,
             message: 'type:core code does no I/O; put it behind an adapter.',
           })),
+        },
+      ],
+    },
+  },
+  {
+    // The client SDK's browser half and the session logic it shares with the
+    // Node half run in a page: no Node builtins, no werift, no ws.
+    files: ['libs/client/src/*.ts', 'libs/client/src/browser/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['werift', 'ws', ...builtinModules].map((name) => ({ name, message: NODE_ONLY })),
+          patterns: [{ group: ['node:*'], message: NODE_ONLY }],
         },
       ],
     },

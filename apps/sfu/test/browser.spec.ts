@@ -1,21 +1,24 @@
 /**
  * The module end to end with a real browser: Debian's Chromium (through
- * playwright-core) runs a plain-JS media-session client (test/browser/client.js)
- * on its native RTCPeerConnection. Page A publishes its fake camera with
- * three simulcast layers; page B receives it through the module, decodes
- * frames, and switches between SD and HD with `subscription` messages.
+ * playwright-core) runs the client SDK's browser build (libs/client/src/browser,
+ * bundled by esbuild into one script that puts it on `window.meetedge`) on its
+ * native RTCPeerConnection. Page A publishes its fake camera with three
+ * simulcast layers; page B receives it through the module, decodes frames,
+ * and switches between SD and HD with `setSubscription`.
  *
  * Needs /usr/bin/chromium (`apt-get install -y chromium`; .ci/run installs
  * it on a fresh machine). Without it the suite fails, it does not skip.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as Sdk from '@meetedge/client/browser';
 import { MeetingId, ModuleId, ParticipantId, ReservationId, generateTicketKeys, signTicket } from '@meetedge/core';
 import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { waitFor } from '@meetedge/test-kit';
+import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildApp } from '../src/app';
 import { loadSfuConfig } from '../src/config';
@@ -64,41 +67,101 @@ function ticket(meeting: string, participant: string): string {
   );
 }
 
+/** What the test page has: the SDK bundle, and the client the page joined with. */
+declare global {
+  interface Window {
+    meetedge: typeof Sdk;
+    client: Sdk.MediaClient;
+  }
+}
+
 interface VideoStats {
   inbound: { mid: string; framesDecoded: number; frameHeight: number; frameWidth: number; keyFramesDecoded: number; bytesReceived: number }[];
   outbound: { rid: string; active: boolean; frameHeight: number; framesEncoded: number; bytesSent: number; targetBitrate: number; qualityLimitationReason: string }[];
   connectionState: string;
 }
 
-/** Calls a method of the page's media session (client.js) and returns its (serializable) result. */
-async function call<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
-  const result = await page.evaluate(
-    ([name, params]) => {
-      const harness = (globalThis as unknown as { meetedge: { session: Record<string, (...a: unknown[]) => unknown> } }).meetedge;
-      return harness.session[name]?.(...params);
-    },
-    [method, args] as const,
-  );
-  return result as T;
+/** The inbound-rtp (received) and outbound-rtp (sent, one per rid) video stats of the page's client. */
+function videoStats(page: Page): Promise<VideoStats> {
+  return page.evaluate(async () => {
+    const stats: VideoStats = { inbound: [], outbound: [], connectionState: window.client.pc.connectionState };
+    (await window.client.stats()).forEach((s: RTCStats & { kind?: string }) => {
+      if (s.kind !== 'video') return;
+      if (s.type === 'inbound-rtp') {
+        const r = s as RTCInboundRtpStreamStats;
+        stats.inbound.push({
+          mid: r.mid ?? '',
+          framesDecoded: r.framesDecoded ?? 0,
+          frameHeight: r.frameHeight ?? 0,
+          frameWidth: r.frameWidth ?? 0,
+          keyFramesDecoded: r.keyFramesDecoded ?? 0,
+          bytesReceived: r.bytesReceived ?? 0,
+        });
+      }
+      if (s.type === 'outbound-rtp') {
+        const r = s as RTCOutboundRtpStreamStats;
+        stats.outbound.push({
+          rid: r.rid ?? '',
+          active: r.active ?? false,
+          frameHeight: r.frameHeight ?? 0,
+          framesEncoded: r.framesEncoded ?? 0,
+          bytesSent: r.bytesSent ?? 0,
+          targetBitrate: r.targetBitrate ?? 0,
+          qualityLimitationReason: r.qualityLimitationReason ?? '',
+        });
+      }
+    });
+    return stats;
+  });
 }
 
+/** A page that has joined meeting m-1 as `participant` with the SDK (`window.client`). */
 async function openPage(participant: string): Promise<Page> {
   if (!context) throw new Error('no browser');
   const page = await context.newPage();
   await page.goto(pageUrl);
   await page.evaluate(
-    ([url, t]) => (globalThis as unknown as { meetedge: { join(u: string, t: string): Promise<unknown> } }).meetedge.join(url, t),
+    async ([url, t]) => {
+      window.client = await window.meetedge.MediaClient.join({ url, ticket: t });
+    },
     [`${wsUrl}/v1/media`, ticket('m-1', participant)] as const,
   );
   return page;
 }
 
-/** A serving of the test page and its script, on loopback. */
-function servePage(): Promise<Server> {
-  const script = readFileSync(join(__dirname, 'browser', 'client.js'), 'utf8');
-  const html = '<!doctype html><html><head><meta charset="utf-8"><title>meetedge</title></head><body><script src="/client.js"></script></body></html>';
+/**
+ * The browser SDK as a page loads it: one IIFE that sets `window.meetedge`.
+ * @meetedge/core's ticket signing (node:crypto) is not part of it: core has
+ * no side effects, so what the SDK does not use is dropped, and a Node import
+ * left in the bundle fails here rather than in the page.
+ */
+async function bundleSdk(): Promise<string> {
+  const result = await build({
+    absWorkingDir: join(__dirname, '..', '..', '..'),
+    entryPoints: ['libs/client/src/browser/index.ts'],
+    tsconfig: 'tsconfig.base.json',
+    bundle: true,
+    format: 'iife',
+    globalName: 'meetedge',
+    platform: 'browser',
+    target: 'chrome110',
+    external: ['node:*'],
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
+  if (imports.length > 0) throw new Error(`the browser bundle still imports ${imports.join(', ')}`);
+  const [script] = result.outputFiles;
+  if (!script) throw new Error('esbuild wrote no bundle');
+  return script.text;
+}
+
+/** A serving of the test page and the SDK bundle, on loopback. */
+function servePage(script: string): Promise<Server> {
+  const html = '<!doctype html><html><head><meta charset="utf-8"><title>meetedge</title></head><body><script src="/meetedge.js"></script></body></html>';
   const server = createServer((request, response) => {
-    if (request.url === '/client.js') {
+    if (request.url === '/meetedge.js') {
       response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
     } else if (request.url === '/') {
       response.writeHead(200, { 'content-type': 'text/html' }).end(html);
@@ -126,7 +189,7 @@ beforeAll(async () => {
   });
   app = buildApp(config, { logger: createLogger({ level: 'silent' }), state: new MemoryClusterState(), ownsState: true });
   wsUrl = (await app.start()).replace('http:', 'ws:');
-  pageServer = await servePage();
+  pageServer = await servePage(await bundleSdk());
   const address = pageServer.address();
   if (!address || typeof address === 'string') throw new Error('page server has no port');
   pageUrl = `http://127.0.0.1:${address.port}/`;
@@ -144,16 +207,40 @@ afterAll(async () => {
 describe('Chromium through the module', () => {
   it('receives a simulcast camera, decodes it, and follows SD/HD subscriptions', async () => {
     const a = await openPage('alice');
-    const trackId = await call<string>(a, 'publishCamera');
+    const trackId = await a.evaluate(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 15 } },
+      });
+      const [camera] = stream.getVideoTracks();
+      if (!camera) throw new Error('no fake camera');
+      const ids = await window.client.publish([{ source: 'camera', track: camera, simulcast: true }]);
+      const id = ids.get('camera');
+      if (!id) throw new Error('the module gave the camera no track id');
+      return id;
+    });
     const b = await openPage('bob');
-    await call(b, 'receive');
+    // B offers a slot for A's camera and plays what arrives in it, as a page would.
+    const slots = await b.evaluate(async () => {
+      await window.client.receive();
+      const video = [...window.client.remote.values()].filter((remote) => remote.kind === 'video');
+      for (const remote of video) {
+        const element = document.createElement('video');
+        Object.assign(element, { muted: true, autoplay: true, playsInline: true, srcObject: new MediaStream([remote.track]) });
+        element.dataset['mid'] = remote.mid;
+        document.body.append(element);
+      }
+      return video.map((remote) => ({ trackId: remote.trackId, kind: remote.track.kind, state: remote.track.readyState }));
+    });
+    expect(slots).toEqual([{ trackId, kind: 'video', state: 'live' }]);
+    await Promise.all([a, b].map((page) => page.evaluate(() => window.client.connected(20_000))));
 
     // What B decodes and what A encodes per rid, sampled together; the
     // timeline goes into every timeout message (and to stdout with MEETEDGE_BROWSER_TRACE=1).
     const started = Date.now();
     const timeline: string[] = [];
     const sample = async () => {
-      const [rx, tx] = await Promise.all([call<VideoStats>(b, 'videoStats'), call<VideoStats>(a, 'videoStats')]);
+      const [rx, tx] = await Promise.all([videoStats(b), videoStats(a)]);
       const received = rx.inbound[0];
       const sent = new Map(tx.outbound.map((s) => [s.rid, s]));
       const line = `${Date.now() - started} ms: B ${received ? `${received.frameHeight}p ${received.framesDecoded} frames` : 'nothing'}; A ${tx.outbound
@@ -189,7 +276,8 @@ describe('Chromium through the module', () => {
     );
 
     // SD: at most the middle layer.
-    await call(b, 'setSubscription', trackId, { quality: 'SD' });
+    const subscribe = (quality: 'SD' | 'HD') => b.evaluate(([id, q]) => window.client.setSubscription(id, { quality: q }), [trackId, quality] as const);
+    await subscribe('SD');
     await until('B decodes rid h after SD', async () => {
       const s = await sample();
       return s.received?.frameHeight === s.height('h') && s.received.framesDecoded > decoded;
@@ -197,10 +285,21 @@ describe('Chromium through the module', () => {
     decoded = (await sample()).received?.framesDecoded ?? 0;
 
     // HD again: back to the top layer.
-    await call(b, 'setSubscription', trackId, { quality: 'HD' });
+    await subscribe('HD');
     await until('B decodes rid f after HD', async () => {
       const s = await sample();
       return s.received?.frameHeight === s.height('f') && s.received.framesDecoded > decoded;
     });
+
+    // Leaving closes the session and the peer connection.
+    const left = await Promise.all(
+      [a, b].map((page) =>
+        page.evaluate(async () => {
+          await window.client.leave();
+          return window.client.pc.connectionState;
+        }),
+      ),
+    );
+    expect(left).toEqual(['closed', 'closed']);
   }, 300_000);
 });

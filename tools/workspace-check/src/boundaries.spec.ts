@@ -72,6 +72,20 @@ describe('module boundaries', () => {
     expect(composite()).toEqual([]);
   });
 
+  const browserClient = [
+    ['node:events', problems('libs/client/src/browser/probe.ts', "import { EventEmitter } from 'node:events';\nexport const e = EventEmitter;\n")],
+    ['werift', problems('libs/client/src/browser/probe.ts', "import { RTCPeerConnection } from 'werift';\nexport const p = RTCPeerConnection;\n")],
+    ['ws', problems('libs/client/src/probe.ts', "import WebSocket from 'ws';\nexport const w = WebSocket;\n")],
+  ] as const;
+  it.each(browserClient)('the client SDK code a page runs cannot import %s', (_name, found) => {
+    expect(found().some((p) => p.startsWith('no-restricted-imports'))).toBe(true);
+  });
+
+  const nodeClient = problems('libs/client/src/node/probe.ts', "import { RTCPeerConnection } from 'werift';\nimport WebSocket from 'ws';\nexport const all = [RTCPeerConnection, WebSocket];\n");
+  it("the client SDK's Node half may use werift and ws", () => {
+    expect(nodeClient()).toEqual([]);
+  });
+
   const appUsesLibs = problems(
     'apps/sfu/src/probe.ts',
     [
