@@ -56,6 +56,7 @@ describe('sfu app', () => {
     expect(res.body).toMatch(/meetedge_sfu_capacity_units\{service="cloud-mmr"\} 200/);
     expect(res.body).toMatch(/meetedge_sfu_packets_out_total\{service="cloud-mmr"\} 0/);
     expect(res.body).toMatch(/meetedge_sfu_udp_dropped_total\{service="cloud-mmr"\} 0/);
+    expect(res.body).toMatch(/meetedge_sfu_tcp_refused_total\{service="cloud-mmr"\} 0/);
   });
 
   it('close() is idempotent and closes the store it owns', async () => {

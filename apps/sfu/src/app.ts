@@ -22,7 +22,7 @@ import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { MediaServer, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
-import { DEFAULT_UDP_RECV_BUFFER_SIZE, UdpMux, createPeerConnection, type UdpMuxStats } from './webrtc';
+import { DEFAULT_UDP_RECV_BUFFER_SIZE, TcpMux, UdpMux, createPeerConnection, type TcpMuxStats, type UdpMuxStats } from './webrtc';
 
 export interface SfuDeps {
   /** Root or parent logger; the module binds its own context to a child. */
@@ -51,11 +51,45 @@ const moduleInfoSchema = {
 
 const COUNTER_FIELDS = Object.keys(zeroCounters()) as (keyof MediaCounters)[];
 
+/** The module's media ports: UDP, and TCP of the same number unless ICE-TCP is off. */
+interface MediaPorts {
+  udp: UdpMux;
+  tcp: TcpMux | undefined;
+}
+
+/**
+ * Binds the media ports: UDP, then TCP on the same port number. With port 0
+ * (tests) the OS picks the UDP port, whose TCP twin may be taken: then both
+ * are tried again on another.
+ */
+async function openMediaPorts(config: SfuConfig): Promise<MediaPorts> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await UdpMux.open({
+      listenIp: config.mediaListenIp,
+      port: config.mediaPort,
+      recvBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
+      sendBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
+    });
+    if (!config.iceTcp) return { udp, tcp: undefined };
+    try {
+      return { udp, tcp: await TcpMux.open({ listenIp: config.mediaListenIp, port: udp.port }) };
+    } catch (error) {
+      await udp.close();
+      const taken = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!taken || config.mediaPort !== 0 || attempt >= 10) throw error;
+    }
+  }
+}
+
 /** Module media stats as Prometheus metrics, read at scrape time. */
-function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, mux: () => UdpMux | undefined): void {
+function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports: () => MediaPorts | undefined): void {
   const udp = (read: (s: UdpMuxStats) => number) => () => {
-    const m = mux();
+    const m = ports()?.udp;
     return m ? read(m.stats()) : 0;
+  };
+  const tcp = (read: (s: TcpMuxStats, mux: TcpMux) => number) => () => {
+    const m = ports()?.tcp;
+    return m ? read(m.stats(), m) : 0;
   };
   const stat = (read: (s: ModuleMediaStats) => number) => () => read(media.stats());
   const gauges: { name: string; help: string; read: () => number }[] = [
@@ -77,6 +111,24 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, mux: 
       help: 'Datagrams on the media port that belonged to no connection (stray or garbage), dropped',
       read: udp((s) => s.droppedUnknownSource + s.droppedUnknownUfrag + s.handlerErrors),
     },
+    { name: 'meetedge_sfu_tcp_connections', help: 'Open ICE-TCP connections on the media port', read: tcp((_, m) => m.connectionCount) },
+    {
+      name: 'meetedge_sfu_tcp_connections_total',
+      help: 'ICE-TCP connections accepted on the media port',
+      read: tcp((s) => s.connectionsAccepted),
+    },
+    {
+      name: 'meetedge_sfu_tcp_refused_total',
+      help: 'ICE-TCP connections closed for garbage, an oversized frame, an unknown ufrag, no first frame in time or a limit',
+      read: tcp((s) => s.refusedGarbage + s.refusedOversized + s.refusedUnknownUfrag + s.refusedTimeout + s.refusedOverLimit),
+    },
+    { name: 'meetedge_sfu_tcp_frames_in_total', help: 'ICE-TCP frames received on the media port', read: tcp((s) => s.framesIn) },
+    { name: 'meetedge_sfu_tcp_frames_out_total', help: 'ICE-TCP frames sent from the media port', read: tcp((s) => s.framesOut) },
+    {
+      name: 'meetedge_sfu_tcp_dropped_total',
+      help: 'ICE-TCP frames dropped: to a client whose connection was backed up, or that werift failed to handle',
+      read: tcp((s) => s.framesDroppedOut + s.handlerErrors),
+    },
   ];
   for (const g of gauges) {
     new Gauge({
@@ -94,8 +146,8 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
   const name = config.role === 'cloud' ? 'cloud-mmr' : 'sfu';
   const logger = deps.logger.child({ service: name, moduleId: config.moduleId, zoneId: config.zoneId, role: config.role });
   const metrics = deps.metrics ?? createServiceMetrics(name);
-  // The one UDP port every media connection of the module shares; bound at start.
-  let mux: UdpMux | undefined;
+  // The one UDP port (and its TCP twin) every media connection of the module shares; bound at start.
+  let ports: MediaPorts | undefined;
   const media = new MediaServer({
     moduleId: config.moduleId,
     capacityUnits: config.capacityUnits,
@@ -105,13 +157,13 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     keepaliveMs: config.keepaliveMs,
     maxPublishBps: config.maxPublishKbps * 1000,
     createPeer: () => {
-      if (!mux) throw new Error('media port is not open');
-      return createPeerConnection({ announcedIp: config.announcedIp, udpMux: mux });
+      if (!ports) throw new Error('media port is not open');
+      return createPeerConnection({ announcedIp: config.announcedIp, udpMux: ports.udp, tcpMux: ports.tcp });
     },
     logger: logger.child({ component: 'media' }),
     now: deps.now,
   });
-  registerMediaMetrics(metrics, media, () => mux);
+  registerMediaMetrics(metrics, media, () => ports);
   const http = createHttpServer({
     service: name,
     version: MEETEDGE_VERSION,
@@ -134,31 +186,31 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     zoneId: config.zoneId,
     nodeId: config.nodeId,
     role: config.role,
-    mediaPort: mux?.port ?? config.mediaPort,
+    mediaPort: ports?.udp.port ?? config.mediaPort,
     capacityUnits: config.capacityUnits,
     version: MEETEDGE_VERSION,
   }));
 
-  http.get('/v1/stats', async () => ({ module: media.stats(), udp: mux?.stats(), meetings: media.meetingStats() }));
+  http.get('/v1/stats', async () => ({
+    module: media.stats(),
+    udp: ports?.udp.stats(),
+    tcp: ports?.tcp ? { ...ports.tcp.stats(), connections: ports.tcp.connectionCount } : undefined,
+    meetings: media.meetingStats(),
+  }));
 
   return {
     name,
     http,
     async start() {
-      mux = await UdpMux.open({
-        listenIp: config.mediaListenIp,
-        port: config.mediaPort,
-        recvBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
-        sendBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
-      });
-      logger.info({ port: mux.port, announcedIp: config.announcedIp }, 'media port open');
+      ports = await openMediaPorts(config);
+      logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp }, 'media port open');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       return baseUrlOf(http);
     },
     close: once(async () => {
       await media.close();
       await http.close();
-      await mux?.close();
+      await Promise.all([ports?.udp.close(), ports?.tcp?.close()]);
       if (deps.ownsState) await deps.state.close();
     }),
   };

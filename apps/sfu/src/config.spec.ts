@@ -18,6 +18,12 @@ describe('sfu config', () => {
     );
   });
 
+  it('accepts ICE-TCP by default; MEETEDGE_ICE_TCP=false turns it off', () => {
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem }).iceTcp).toBe(true);
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, MEETEDGE_ICE_TCP: 'true' }).iceTcp).toBe(true);
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, MEETEDGE_ICE_TCP: 'false' }).iceTcp).toBe(false);
+  });
+
   it.each([
     ['MEETEDGE_ANNOUNCED_IP', 'media.corp', 'expected an IPv4 or IPv6 address'],
     ['MEETEDGE_MEDIA_LISTEN_IP', '0.0.0', 'expected an IPv4 or IPv6 address'],
@@ -25,6 +31,8 @@ describe('sfu config', () => {
     ['MEETEDGE_AUDIO_SLOTS', '0', 'expected an integer 1-16'],
     ['MEETEDGE_MAX_PUBLISH_KBPS', 'lots', 'expected an integer 100-50000'],
     ['MEETEDGE_JOIN_TIMEOUT_MS', '-5', 'expected an integer 100-600000'],
+    ['MEETEDGE_ICE_TCP', 'yes', 'expected true or false'],
+    ['MEETEDGE_ICE_TCP', 'TRUE', 'expected true or false'],
   ])('refuses %s=%s', (key, value, expected) => {
     expect(() => loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, [key]: value })).toThrow(
       `config ${key}: ${expected}, got "${value}"`,

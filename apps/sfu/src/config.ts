@@ -13,11 +13,26 @@ export const sfuConfigSpec = {
     doc: 'edge: inside a company network; cloud: the cloud MMR',
     default: 'edge',
   }),
-  mediaPort: key.port('MEETEDGE_MEDIA_PORT', { doc: 'UDP (and ICE-TCP) port shared by all media of the module', default: 8801 }),
+  mediaPort: key.port('MEETEDGE_MEDIA_PORT', {
+    doc: 'UDP port, and TCP port of the same number for ICE-TCP, shared by all media of the module',
+    default: 8801,
+  }),
   mediaListenIp: key.ip('MEETEDGE_MEDIA_LISTEN_IP', {
     doc: 'address the media port binds to (its family, IPv4 or IPv6, must be that of MEETEDGE_ANNOUNCED_IP)',
     default: '0.0.0.0',
   }),
+  iceTcp: key.parsed(
+    'MEETEDGE_ICE_TCP',
+    {
+      doc: 'true: also accept ICE-TCP (RFC 6544) on the media port number, for clients whose network blocks UDP; false: UDP only',
+      default: true,
+    },
+    (raw) => {
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
+      throw new Error('expected true or false');
+    },
+  ),
   announcedIp: key.ip('MEETEDGE_ANNOUNCED_IP', {
     doc: 'the address clients reach the media port on; the only address in the module\'s ICE candidates',
     default: '127.0.0.1',

@@ -1,5 +1,5 @@
 // werift made fit for production (docs/werift.md): connections with the SFU's
-// options, the shared UDP port, and the RTCP werift does not send itself.
+// options, the shared UDP and TCP ports, and the RTCP werift does not send itself.
 export {
   DEFAULT_UDP_RECV_BUFFER_SIZE,
   assertWeriftPatched,
@@ -10,4 +10,12 @@ export {
   type PeerFactoryOptions,
 } from './peer-factory';
 export { createFir, createRemb, rembBitrateFields, sendFir, sendRemb } from './rtcp-feedback';
+export {
+  DEFAULT_FIRST_FRAME_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  MuxedTcpTransport,
+  TcpMux,
+  type TcpMuxOptions,
+  type TcpMuxStats,
+} from './tcp-mux';
 export { MuxedUdpTransport, UdpMux, type UdpMuxOptions, type UdpMuxStats } from './udp-mux';

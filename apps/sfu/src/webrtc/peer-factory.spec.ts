@@ -3,6 +3,7 @@ import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, assertWeriftPatched, createPeerConnection, peerConfig } from './peer-factory';
+import { TcpMux } from './tcp-mux';
 import { LOOPBACK, PeerRegistry, connected, iceAgent, negotiate } from './testing';
 
 /** The destination host of a dgram send(msg, port, host) / send(msg, offset, length, port, host) call. */
@@ -62,6 +63,24 @@ describe('createPeerConnection', () => {
 
   it('runs on werift with every patch applied', () => {
     expect(() => assertWeriftPatched()).not.toThrow();
+  });
+
+  it('offers ICE-TCP only through the shared TCP port: a passive candidate there, never a listener of its own', async () => {
+    expect(peerConfig({ announcedIp: LOOPBACK })).toMatchObject({ iceUseTcp: false, iceTcpTransportFactory: undefined });
+    const mux = await TcpMux.open({ listenIp: LOOPBACK, port: 0 });
+    try {
+      expect(peerConfig({ announcedIp: LOOPBACK, tcpMux: mux })).toMatchObject({ iceUseTcp: true, iceTcpTransportFactory: mux.transportFactory });
+      expect(() => peerConfig({ announcedIp: '::1', tcpMux: mux })).toThrow(/not of the TCP mux's family \(tcp4\)/);
+      const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK, tcpMux: mux }));
+      sfu.addTransceiver('video', { direction: 'sendrecv' });
+      await sfu.setLocalDescription(await sfu.createOffer());
+      const tcp = (sfu.localDescription?.sdp ?? '').split('\r\n').filter((line) => / tcp /i.test(line) && line.startsWith('a=candidate'));
+      expect(tcp).toHaveLength(1);
+      expect(tcp[0]).toContain(`${LOOPBACK} ${mux.port} typ host tcptype passive`);
+    } finally {
+      await peers.closeAll();
+      await mux.close();
+    }
   });
 
   it('refuses an announced address that is not an IP', () => {

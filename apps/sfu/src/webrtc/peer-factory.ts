@@ -18,6 +18,7 @@ import {
   type RTCIceServer,
   type RTCPeerConnectionConfig,
 } from 'werift';
+import type { TcpMux } from './tcp-mux';
 import type { UdpMux } from './udp-mux';
 
 /** 4 MiB: holds a burst of ~3,500 full-size packets; Linux caps it at net.core.rmem_max. */
@@ -36,6 +37,11 @@ export interface PeerFactoryOptions {
   udpMux?: UdpMux;
   /** SO_RCVBUF of per-connection sockets in bytes (unused with `udpMux`, which has its own). Default 4 MiB. */
   udpRecvBufferSize?: number;
+  /**
+   * The shared TCP port: with it, each connection also offers a passive ICE-TCP
+   * host candidate on it (patch 009). Without it, no TCP candidate.
+   */
+  tcpMux?: TcpMux;
 }
 
 /**
@@ -74,6 +80,9 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
   if (options.udpMux && options.udpMux.socketType !== (ipv6 ? 'udp6' : 'udp4')) {
     throw new Error(`announcedIp ${options.announcedIp} is not of the UDP mux's family (${options.udpMux.socketType})`);
   }
+  if (options.tcpMux && options.tcpMux.socketType !== (ipv6 ? 'tcp6' : 'tcp4')) {
+    throw new Error(`announcedIp ${options.announcedIp} is not of the TCP mux's family (${options.tcpMux.socketType})`);
+  }
   return {
     iceServers: (options.iceServers ?? []).map((server) => ({ ...server })),
     // Exactly one host candidate: the announced address (patch 002 makes the
@@ -83,7 +92,10 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
     iceUseIpv6: ipv6,
     iceInterfaceAddresses: ipv6 ? { udp6: options.announcedIp } : { udp4: options.announcedIp },
     iceAdditionalHostAddresses: [options.announcedIp],
-    iceUseTcp: false,
+    // ICE-TCP only through the shared TCP port: a passive candidate, no active
+    // one (the module never connects out) and no listener per connection.
+    iceUseTcp: options.tcpMux !== undefined,
+    iceTcpTransportFactory: options.tcpMux?.transportFactory,
     iceUdpRecvBufferSize: options.udpMux ? undefined : (options.udpRecvBufferSize ?? DEFAULT_UDP_RECV_BUFFER_SIZE),
     iceUdpTransportFactory: options.udpMux?.transportFactory,
     // One ICE/DTLS transport per connection: the mux keys on it, browsers bundle anyway.
@@ -96,12 +108,12 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
 /**
  * Throws unless werift carries patches/ (docs/werift.md). patch-package applies
  * the numbered patches in order and stops at the first that fails, and it exits
- * 0 when run locally, so the option added by the last patch proves them all.
+ * 0 when run locally, so the option added by the last patch (009) proves them all.
  * The ESM build (werift's lib/index.mjs) is not patched either: load werift
  * through require(), as jest, tsx and the esbuild bundles here do.
  */
 export function assertWeriftPatched(): void {
-  if (!('iceUdpTransportFactory' in defaultPeerConfig)) {
+  if (!('iceTcpTransportFactory' in defaultPeerConfig)) {
     throw new Error('werift is not patched: run `npm install` (its postinstall applies patches/) and load werift through require()');
   }
 }

@@ -1,5 +1,5 @@
 import { Message, classes, methods } from 'werift';
-import { bindingRequestUfrag, isStun } from './stun';
+import { bindingRequestUfrag, isDtls, isStun } from './stun';
 
 function bindingRequest(username: string): Buffer {
   const message = new Message(methods.BINDING, classes.REQUEST);
@@ -24,5 +24,13 @@ describe('stun', () => {
     const truncated = bindingRequest('ours:theirs').subarray(0, 30); // declared length exceeds the datagram
     expect(bindingRequestUfrag(truncated)).toBeUndefined();
     expect(bindingRequestUfrag(bindingRequest(':theirs'))).toBeUndefined();
+  });
+
+  it('tells DTLS records from STUN, RTP and nothing (RFC 7983)', () => {
+    expect(isDtls(Buffer.from([22, 254, 253]))).toBe(true); // handshake
+    expect(isDtls(Buffer.from([20]))).toBe(true); // change cipher spec
+    expect(isDtls(bindingRequest('ours:theirs'))).toBe(false);
+    expect(isDtls(Buffer.from([0x80, 0x60]))).toBe(false); // RTP
+    expect(isDtls(Buffer.alloc(0))).toBe(false);
   });
 });

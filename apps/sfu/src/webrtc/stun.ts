@@ -6,6 +6,12 @@ const MAGIC_COOKIE = 0x2112a442;
 const BINDING_REQUEST = 0x0001;
 const ATTRIBUTE_USERNAME = 0x0006;
 
+/** True for a packet that is a DTLS record: first byte 20–63 (RFC 7983 §7). */
+export function isDtls(packet: Buffer): boolean {
+  const first = packet[0];
+  return first !== undefined && first >= 20 && first <= 63;
+}
+
 /** True for a datagram that is a STUN message (first byte 0–3 and the magic cookie). */
 export function isStun(datagram: Buffer): boolean {
   return datagram.length >= HEADER_LENGTH && datagram.readUInt8(0) < 4 && datagram.readUInt32BE(4) === MAGIC_COOKIE;
