@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MediaClient } from '@meetedge/client';
+import type { TrackInfo } from '@meetedge/signaling';
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { loopbackPeer } from './peers';
@@ -39,8 +40,8 @@ export type ToWorker =
   | { type: 'leave' };
 
 export type FromWorker =
-  | { type: 'joined' }
-  | { type: 'ready' }
+  | { type: 'joined'; rejoins: number }
+  | { type: 'ready'; rejoins: number }
   | { type: 'failed'; error: string }
   | {
       type: 'report';
@@ -69,8 +70,10 @@ interface Member {
   keyframeDue: boolean;
   videoSeq: number;
   audioSeq: number;
-  /** Received stamp sequence numbers inside the window, by track id (a bit per number). */
+  /** Received stamp sequence numbers inside the window, by track id. */
   seen: Map<string, Set<number>>;
+  /** The module ended the session (the member joins again before it subscribes). */
+  ended: boolean;
 }
 
 const members: Member[] = [];
@@ -82,6 +85,9 @@ const sent = new Map<string, number>();
 let duplicates = 0;
 let sendTimer: NodeJS.Timeout | undefined;
 let leaving = false;
+/** Sessions that failed during setup and joined again. */
+let rejoins = 0;
+let url = '';
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -116,10 +122,19 @@ async function join(url: string, spec: WorkerParticipant): Promise<Member> {
     videoSeq: 0,
     audioSeq: 0,
     seen: new Map(),
+    ended: false,
   };
-  // Connected before the next batch joins: a storm of simultaneous ICE checks on
-  // two shared cores times out checks (as a real building's arrivals would not).
-  await client.connected(60_000);
+  client.on('closed', () => {
+    member.ended = true;
+  });
+  // Connected before the next batch joins (see the batch size in `handle`).
+  const closed = new Promise<never>((_, reject) => client.once('closed', ({ reason }) => reject(new Error(`session closed: ${reason}`))));
+  try {
+    await Promise.race([client.connected(30_000), closed]);
+  } catch (err) {
+    await client.leave();
+    throw err;
+  }
   cameraSender?.onPictureLossIndication.subscribe(() => {
     member.keyframeDue = true;
   });
@@ -132,11 +147,16 @@ async function subscribe(member: Member): Promise<void> {
   await client.receive();
   await client.connected(60_000);
   const gallery = new Set(spec.gallery);
-  for (const track of client.tracks.values()) {
+  const pauseOutsideGallery = (track: TrackInfo) => {
     if (track.kind === 'video' && track.participantId !== spec.participantId && !gallery.has(track.participantId)) {
       client.setSubscription(track.trackId, { paused: true });
     }
-  }
+  };
+  for (const track of client.tracks.values()) pauseOutsideGallery(track);
+  // Someone who joins again publishes a new track: outside the gallery, it is paused too.
+  client.on('message', (m) => {
+    if (m.type === 'track-published') pauseOutsideGallery(m.track);
+  });
   const listening = new Set<string>();
   const listen = () => {
     for (const remote of client.remote.values()) {
@@ -230,19 +250,62 @@ function report(): FromWorker {
   return { type: 'report', sent: Object.fromEntries(sent), received, expected, latency: latency.toJSON(), duplicates };
 }
 
+/** Joins again when a session fails during setup (as a real client would), a few times. */
+async function joinWithRetry(url: string, spec: WorkerParticipant): Promise<Member> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await join(url, spec);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      rejoins++;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+/** Subscribes members[i]; if the module ended its session meanwhile, it joins again first. */
+async function subscribeWithRetry(i: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const member = members[i] as Member;
+    try {
+      if (member.ended) throw new Error('session ended');
+      await subscribe(member);
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      rejoins++;
+      await member.client.leave();
+      members[i] = await joinWithRetry(url, member.spec);
+    }
+  }
+}
+
+/** Participants joined at once per process: each join is ICE, DTLS and an offer/answer on a shared 2-core machine. */
+const JOIN_BATCH = 5;
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'setup':
+      url = message.url;
       // Join in small batches, as people arrive.
-      for (let i = 0; i < message.participants.length; i += 10) {
-        const batch = message.participants.slice(i, i + 10);
-        members.push(...(await Promise.all(batch.map((p) => join(message.url, p)))));
+      for (let i = 0; i < message.participants.length; i += JOIN_BATCH) {
+        const batch = message.participants.slice(i, i + JOIN_BATCH);
+        members.push(...(await Promise.all(batch.map((p) => joinWithRetry(message.url, p)))));
       }
-      send({ type: 'joined' });
+      send({ type: 'joined', rejoins });
       break;
     case 'subscribe':
-      for (let i = 0; i < members.length; i += 10) await Promise.all(members.slice(i, i + 10).map(subscribe));
-      send({ type: 'ready' });
+      // A session the module ended after it joined (see JOIN_BATCH) joins again first.
+      for (let i = 0; i < members.length; i++) {
+        const member = members[i] as Member;
+        if (!member.ended) continue;
+        rejoins++;
+        members[i] = await joinWithRetry(url, member.spec);
+      }
+      for (let i = 0; i < members.length; i += JOIN_BATCH) {
+        await Promise.all(Array.from({ length: Math.min(JOIN_BATCH, members.length - i) }, (_, k) => subscribeWithRetry(i + k)));
+      }
+      send({ type: 'ready', rejoins });
       break;
     case 'send':
       startSending(message.videoPps, message.audioPps, message.videoPayloadBytes);

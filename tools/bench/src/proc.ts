@@ -86,7 +86,8 @@ export function forkNode(script: string, lifetimeMs: number): ChildProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MEETEDGE_')));
   const child = fork(path.join(WORKSPACE_ROOT, script), [], {
     cwd: WORKSPACE_ROOT,
-    execArgv: ['--import', 'tsx', '--import', WATCHDOG],
+    // e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/worker-prof" profiles the client processes.
+    execArgv: [...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', '--import', WATCHDOG],
     env: { ...base, BENCH_WATCH_STDIN: '1', BENCH_MAX_LIFETIME_MS: String(lifetimeMs) },
     stdio: ['pipe', 2, 2, 'ipc'],
   });

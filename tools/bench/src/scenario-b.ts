@@ -130,6 +130,7 @@ export async function runScenarioB(options: ScenarioBOptions): Promise<Record<st
   const workers: Worker[] = [];
   const steps: ScenarioBStep[] = [];
   let setupSeconds = 0;
+  let rejoins = 0;
   let error: string | undefined;
   try {
     const plan = planMeetings(options);
@@ -138,12 +139,18 @@ export async function runScenarioB(options: ScenarioBOptions): Promise<Record<st
     plan.forEach((p, i) => shares[i % options.workers]?.push({ ...p, ticket: module.ticket(p.meetingId, p.participantId) }));
     for (let w = 0; w < options.workers; w++) workers.push(new Worker(forkNode('tools/bench/src/meeting-worker.ts', 60 * 60_000)));
     log(`scenario b: ${options.meetings} meetings × ${options.perMeeting} = ${participants} participants in ${options.workers} client processes; joining`);
-    await Promise.all(workers.map((w, i) => w.ask({ type: 'setup', url: module.mediaUrl, participants: shares[i] ?? [] }, 'joined', 300_000)));
-    log(`all joined and published in ${round((performance.now() - started) / 1000, 1)} s; subscribing`);
-    await Promise.all(workers.map((w) => w.ask({ type: 'subscribe' }, 'ready', 300_000)));
+    const joined = await Promise.all(workers.map((w, i) => w.ask({ type: 'setup', url: module.mediaUrl, participants: shares[i] ?? [] }, 'joined', 600_000)));
+    rejoins = joined.reduce((a, j) => a + j.rejoins, 0);
+    log(`all joined and published in ${round((performance.now() - started) / 1000, 1)} s (${rejoins} sessions failed and joined again); subscribing`);
+    const ready = await Promise.all(workers.map((w) => w.ask({ type: 'subscribe' }, 'ready', 600_000)));
+    rejoins = ready.reduce((a, r) => a + r.rejoins, 0);
     setupSeconds = round((performance.now() - started) / 1000, 1) as number;
     const units = (await module.stats()).usedUnits;
-    log(`${participants} participants receiving after ${setupSeconds} s; module holds ${units} units, RSS ${round(rssMibOf(module.pid), 0)} MiB`);
+    if (process.env.BENCH_DEBUG) {
+      const all = (await (await fetch(`${module.base}/v1/stats`)).json()) as Record<string, unknown>;
+      log(`module stats: ${JSON.stringify({ ...all, meetings: undefined })}`);
+    }
+    log(`${participants} participants receiving after ${setupSeconds} s (${rejoins} sessions failed during setup and joined again); module holds ${units} units, RSS ${round(rssMibOf(module.pid), 0)} MiB`);
 
     const videoPacketsPerSecond = (options.videoKbps * 1000) / 8 / options.videoPayloadBytes;
     for (const scale of options.scales) {
@@ -193,6 +200,7 @@ export async function runScenarioB(options: ScenarioBOptions): Promise<Record<st
     scenario: `b: ${options.meetings} meetings × ${options.perMeeting} participants, gallery of ${options.gallery}, ${options.speakers} speakers each`,
     settings: { ...options, log: undefined, maxLossPercent: SCENARIO_B_MAX_LOSS_PERCENT },
     setupSeconds,
+    rejoinsDuringSetup: rejoins,
     steps: steps.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v]))),
     highestHeldScale: held.length ? (held[held.length - 1] as ScenarioBStep).scale : null,
     ...(error ? { error } : {}),
