@@ -3,12 +3,13 @@
  */
 import { createLogger, runMain } from '@meetedge/service-kit';
 import { loadAllInOneConfig } from './config';
-import { buildSystem } from './system';
+import { DEMO, buildSystem, seedDemo } from './system';
 
 void runMain(async () => {
   const config = loadAllInOneConfig(process.env);
   const logger = createLogger({ level: config.logLevel, bindings: { mode: 'all-in-one' } });
   const system = buildSystem(config, logger);
+  const demo = await seedDemo(system);
   return {
     logger,
     services: system.services,
@@ -19,6 +20,13 @@ void runMain(async () => {
       for (const [i, s] of system.services.entries()) {
         if (s.name === 'sfu' || s.name === 'cloud-mmr') lines.push(`  ${s.name.padEnd(10)} media sessions: ${urls[i]?.replace('http:', 'ws:')}/v1/media`);
       }
+      const api = urls[0] ?? '';
+      lines.push(
+        '',
+        `  Sign in as ${DEMO.email} / ${DEMO.password} (demo account "${DEMO.account}", meeting ${demo.meetingId}):`,
+        `    curl -s ${api}/v1/sign-in -H 'content-type: application/json' -d '{"email":"${DEMO.email}","password":"${DEMO.password}"}'`,
+        `  API reference (OpenAPI): ${api}/docs`,
+      );
       process.stdout.write(`\nmeetedge is running (all-in-one, in-memory state). Ctrl-C stops it.\n${lines.join('\n')}\n\n`);
     },
   };

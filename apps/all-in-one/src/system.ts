@@ -7,7 +7,8 @@
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generateTicketKeys } from '@meetedge/core';
-import { loadDashboardConfig, buildApp as buildDashboard } from '@meetedge/dashboard';
+import { loadDashboardConfig, buildApp as buildDashboard, type DashboardService } from '@meetedge/dashboard';
+import { MemoryDirectory } from '@meetedge/directory';
 import { createServiceMetrics, type Logger, type Service } from '@meetedge/service-kit';
 import { buildApp as buildSfu, loadSfuConfig } from '@meetedge/sfu';
 import { MemoryClusterState, type ClusterState } from '@meetedge/state';
@@ -16,6 +17,7 @@ import type { AllInOneConfig } from './config';
 
 export interface AllInOneSystem {
   readonly state: ClusterState;
+  readonly dashboard: DashboardService;
   /** Signs join tickets for this process's modules (the ZCP will mint them; tests and tools can too). */
   readonly ticketPrivateKey: KeyObject;
   /** In start order; stop in reverse. */
@@ -30,10 +32,12 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
   const onMemory = { MEETEDGE_STATE: 'memory' };
   // Media binds where HTTP does (loopback by default: a laptop's demo stays on the laptop).
   const mediaListenIp = isIP(config.httpHost) ? config.httpHost : '0.0.0.0';
+  // Access tokens: a key pair made at start (tokens die with the process).
+  const tokenKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const dashboard = buildDashboard(
-    loadDashboardConfig({ ...common, MEETEDGE_HTTP_PORT: String(config.dashboardPort) }),
+    loadDashboardConfig({ ...common, ...onMemory, MEETEDGE_HTTP_PORT: String(config.dashboardPort), MEETEDGE_TOKEN_PRIVATE_KEY: tokenKey }),
     // One process: Node's process metrics are reported once, by the control plane.
-    { logger, metrics: createServiceMetrics('dashboard', true) },
+    { logger, directory: new MemoryDirectory(), ownsDirectory: true, metrics: createServiceMetrics('dashboard', true) },
   );
   const zcp = buildZcp(
     loadZcpConfig({ ...common, ...onMemory, MEETEDGE_HTTP_PORT: String(config.zcpPort), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'local' }),
@@ -69,5 +73,23 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
     }),
     { logger, state, metrics: createServiceMetrics('cloud-mmr', false) },
   );
-  return { state, ticketPrivateKey: tickets.privateKey, services: [dashboard, zcp, sfu, cloudMmr] };
+  return { state, dashboard, ticketPrivateKey: tickets.privateKey, services: [dashboard, zcp, sfu, cloudMmr] };
+}
+
+/** The demo the all-in-one mode starts with: who to sign in as, and a meeting. */
+export const DEMO = {
+  account: 'Demo Company',
+  email: 'admin@demo.meetedge.local',
+  password: 'meetedge-demo',
+  displayName: 'Demo Admin',
+  meeting: 'Demo meeting',
+} as const;
+
+/** Seeds the demo account (its admin) and one cloud-hybrid meeting hosted by the admin. */
+export async function seedDemo(system: AllInOneSystem): Promise<{ meetingId: string }> {
+  const cp = system.dashboard.controlPlane;
+  const { user } = await cp.createAccount({ name: DEMO.account, admin: { email: DEMO.email, displayName: DEMO.displayName, password: DEMO.password } }, true);
+  const admin = { kind: 'member' as const, userId: user.id, accountId: user.accountId, role: 'admin' as const, displayName: user.displayName };
+  const meeting = await cp.scheduleMeeting(admin, { topic: DEMO.meeting, mode: 'cloud-hybrid' });
+  return { meetingId: meeting.id };
 }

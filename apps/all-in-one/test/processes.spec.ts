@@ -10,6 +10,7 @@ import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 
 const root = path.resolve(__dirname, '../../..');
 const ticketPublicKey = generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const tokenPrivateKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 interface Run {
   child: ChildProcess;
@@ -63,7 +64,7 @@ afterEach(async () => {
 describe.each([
   ['sfu', { MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_ZONE_ID: 'hq', MEETEDGE_NODE_ID: 'n1', MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey }],
   ['zcp', { MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq' }],
-  ['dashboard', {}],
+  ['dashboard', { MEETEDGE_TOKEN_PRIVATE_KEY: tokenPrivateKey }],
 ])('%s process', (app, required) => {
   it('stops at boot with one line naming a bad key', async () => {
     const r = run(app, { ...required, MEETEDGE_HTTP_PORT: 'eighty' });

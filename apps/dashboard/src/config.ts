@@ -1,9 +1,26 @@
-import { commonKeys, key, loadConfig, type ConfigOf } from '@meetedge/service-kit';
+import { parseTicketPrivateKey } from '@meetedge/core';
+import { commonKeys, key, loadConfig, stateKeys, type ConfigOf } from '@meetedge/service-kit';
 
 /** Every key the control plane accepts (see docs/configuration.md). */
 export const dashboardConfigSpec = {
   ...commonKeys,
+  ...stateKeys,
   httpPort: key.port('MEETEDGE_HTTP_PORT', { doc: 'HTTP port: REST API, web UI, /healthz, /metrics', default: 8080 }),
+  tokenPrivateKey: key.parsed(
+    'MEETEDGE_TOKEN_PRIVATE_KEY',
+    {
+      doc: 'Ed25519 private key (PEM, PKCS#8; "\\n" may stand for newlines) that signs access tokens; ZCPs and modules verify them with its public half',
+      secret: true,
+    },
+    (raw) => parseTicketPrivateKey(raw.replace(/\\n/g, '\n')),
+  ),
+  tokenTtlSeconds: key.int('MEETEDGE_TOKEN_TTL_SECONDS', { doc: 'lifetime of an access token, seconds', default: 900, min: 60, max: 86_400 }),
+  signup: key.oneOf('MEETEDGE_SIGNUP', ['open', 'closed'] as const, {
+    doc: 'open: anyone may create an account with POST /v1/accounts; closed: only the operator creates accounts',
+    default: 'closed',
+  }),
+  signInPerUser: key.int('MEETEDGE_SIGNIN_PER_USER', { doc: 'sign-in attempts allowed per e-mail address per 15 minutes', default: 10, min: 1, max: 10_000 }),
+  signInPerAddress: key.int('MEETEDGE_SIGNIN_PER_ADDRESS', { doc: 'sign-in attempts allowed per client address per minute', default: 30, min: 1, max: 100_000 }),
 };
 
 export type DashboardConfig = ConfigOf<typeof dashboardConfigSpec>;

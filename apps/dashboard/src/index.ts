@@ -1,2 +1,2 @@
-export { buildApp, type DashboardDeps } from './app';
+export { buildApp, type DashboardDeps, type DashboardService } from './app';
 export { dashboardConfigSpec, loadDashboardConfig, type DashboardConfig } from './config';

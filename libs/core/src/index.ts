@@ -3,3 +3,4 @@ export * from './errors';
 export * from './capacity';
 export * from './version';
 export * from './ticket';
+export * from './access-token';

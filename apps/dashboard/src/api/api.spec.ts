@@ -1,0 +1,266 @@
+/**
+ * The control plane's REST API through fastify's inject, on the in-memory
+ * directory (the Redis directory passes the same contract suite in
+ * libs/directory): every route, every refusal the issue names, and that
+ * nothing of one account is visible to another.
+ */
+import { validate } from '@readme/openapi-parser';
+import { AccountId, UserId, generateTicketKeys, signAccessToken } from '@meetedge/core';
+import { MemoryDirectory } from '@meetedge/directory';
+import { createLogger } from '@meetedge/service-kit';
+import { buildApp, type DashboardService } from '../app';
+import { loadDashboardConfig } from '../config';
+
+const keys = generateTicketKeys();
+const pem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+let now = Date.UTC(2026, 10, 22, 9, 0, 0);
+let app: DashboardService;
+
+function build(env: Record<string, string> = {}): DashboardService {
+  return buildApp(loadDashboardConfig({ MEETEDGE_TOKEN_PRIVATE_KEY: pem, MEETEDGE_SIGNUP: 'open', MEETEDGE_STATE: 'memory', ...env }), {
+    logger: createLogger({ level: 'silent' }),
+    directory: new MemoryDirectory({ now: () => now }),
+    ownsDirectory: true,
+    passwordParams: { N: 2 ** 10, r: 8, p: 1 },
+    now: () => now,
+  });
+}
+
+beforeEach(async () => {
+  now = Date.UTC(2026, 10, 22, 9, 0, 0);
+  app = build();
+  await app.http.ready();
+});
+afterEach(() => app.close());
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, options: { token?: string; body?: object; headers?: Record<string, string>; ip?: string } = {}) {
+  const res = await app.http.inject({
+    method,
+    url,
+    remoteAddress: options.ip ?? '10.0.0.1',
+    headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers },
+    ...(options.body ? { payload: options.body } : {}),
+  });
+  return { status: res.statusCode, body: (res.body ? res.json() : undefined) as Json };
+}
+
+async function newAccount(name: string, email: string) {
+  const res = await call('POST', '/v1/accounts', { body: { name, admin: { email, displayName: `${name} admin`, password: 'correct horse battery' } } });
+  expect(res.status).toBe(201);
+  return res.body as { account: { id: string }; accessToken: string; user: { id: string } };
+}
+
+describe('accounts and sign-in', () => {
+  it('creates an account with its first admin, signed in, and never returns a password hash', async () => {
+    const res = await call('POST', '/v1/accounts', {
+      body: { name: 'Acme', admin: { email: 'Ada@Acme.example', displayName: 'Ada', password: 'correct horse battery' } },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.user).toEqual({ id: expect.any(String), accountId: res.body.account.id, email: 'ada@acme.example', displayName: 'Ada', role: 'admin', createdAt: now });
+    expect(JSON.stringify(res.body)).not.toMatch(/scrypt|passwordHash|correct horse/);
+    const account = await call('GET', '/v1/account', { token: res.body.accessToken });
+    expect(account).toEqual({ status: 200, body: { id: res.body.account.id, name: 'Acme', createdAt: now } });
+  });
+
+  it('signs in with the right password (e-mail in any case) and refuses a wrong one as it refuses an unknown address', async () => {
+    await newAccount('Acme', 'ada@acme.example');
+    const ok = await call('POST', '/v1/sign-in', { body: { email: 'ADA@acme.example', password: 'correct horse battery' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ expiresAt: now + 900_000, user: { email: 'ada@acme.example', role: 'admin' } });
+    expect((await call('GET', '/v1/users', { token: ok.body.accessToken })).status).toBe(200);
+    const wrong = await call('POST', '/v1/sign-in', { body: { email: 'ada@acme.example', password: 'wrong horse battery' } });
+    const unknown = await call('POST', '/v1/sign-in', { body: { email: 'nobody@acme.example', password: 'wrong horse battery' } });
+    expect(wrong).toEqual({ status: 401, body: { error: { code: 'UNAUTHENTICATED', message: 'wrong e-mail address or password' } } });
+    expect(unknown).toEqual(wrong);
+  });
+
+  it('rate-limits sign-in per user (any address) and per address (any user), with the time to wait', async () => {
+    await newAccount('Acme', 'ada@acme.example');
+    for (let i = 0; i < 10; i++) {
+      expect((await call('POST', '/v1/sign-in', { ip: `10.1.0.${i}`, body: { email: 'ada@acme.example', password: 'guess guess guess' } })).status).toBe(401);
+    }
+    // The 11th attempt for this user is refused even with the right password, from a fresh address.
+    const limited = await call('POST', '/v1/sign-in', { ip: '10.9.9.9', body: { email: 'ada@acme.example', password: 'correct horse battery' } });
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterSeconds: expect.any(Number) } });
+    expect(limited.body.error.message).toMatch(/too many sign-in attempts; try again in \d+ s/);
+
+    for (let i = 0; i < 30; i++) await call('POST', '/v1/sign-in', { ip: '10.2.0.1', body: { email: `user${i}@acme.example`, password: 'guess guess guess' } });
+    expect((await call('POST', '/v1/sign-in', { ip: '10.2.0.1', body: { email: 'other@acme.example', password: 'x' } })).status).toBe(429);
+    expect((await call('POST', '/v1/sign-in', { ip: '10.2.0.2', body: { email: 'other@acme.example', password: 'x' } })).status).toBe(401);
+  });
+
+  it('refuses sign-up when it is closed', async () => {
+    await app.close();
+    app = build({ MEETEDGE_SIGNUP: 'closed' });
+    const res = await call('POST', '/v1/accounts', { body: { name: 'Acme', admin: { email: 'a@acme.example', displayName: 'A', password: 'correct horse battery' } } });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/sign-up is closed/);
+  });
+
+  it.each([
+    ['no Authorization header', undefined, 401, /sign in first/],
+    ['a header that is not Bearer', 'Basic abc', 401, /must be "Bearer <access token>"/],
+    ['a token that is not a JWT', 'Bearer abc', 401, /malformed/],
+  ])('refuses a request with %s', async (_what, authorization, status, message) => {
+    const res = await call('GET', '/v1/users', { headers: authorization ? { authorization } : {} });
+    expect(res.status).toBe(status);
+    expect(res.body.error.message).toMatch(message);
+  });
+
+  it('refuses an expired token, a token signed by another key, and a guest token on member routes', async () => {
+    const { accessToken } = await newAccount('Acme', 'ada@acme.example');
+    now += 901_000;
+    const expired = await call('GET', '/v1/users', { token: accessToken });
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.message).toMatch(/expired; sign in again/);
+    const t = Math.floor(now / 1000);
+    const forged = signAccessToken(
+      { kind: 'member', tokenId: 'x', userId: UserId('u-x'), accountId: AccountId('a-x'), role: 'admin', displayName: 'X', issuedAt: t, expiresAt: t + 60 },
+      generateTicketKeys().privateKey,
+    );
+    expect((await call('GET', '/v1/users', { token: forged })).body.error.message).toMatch(/invalid signature/);
+    const guest = signAccessToken(
+      { kind: 'guest', tokenId: 'g', guestId: 'g-1' as never, meetingId: 'm-1' as never, accountId: AccountId('a-x'), displayName: 'G', issuedAt: t, expiresAt: t + 60 },
+      keys.privateKey,
+    );
+    const res = await call('GET', '/v1/users', { token: guest });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/guest token is good for joining its meeting only/);
+  });
+});
+
+describe('users', () => {
+  it('lets an admin add members; a member may not; an e-mail address is taken once across accounts', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const added = await call('POST', '/v1/users', { token: acme.accessToken, body: { email: 'bob@acme.example', displayName: 'Bob', password: 'bobs password!' } });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ email: 'bob@acme.example', role: 'member', accountId: acme.account.id });
+    const bob = (await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'bobs password!' } })).body;
+    const byMember = await call('POST', '/v1/users', { token: bob.accessToken, body: { email: 'eve@acme.example', displayName: 'Eve', password: 'eves password!' } });
+    expect(byMember.status).toBe(403);
+    expect(byMember.body.error.message).toMatch(/only an admin of the account may add users/);
+    const other = await newAccount('Globex', 'hank@globex.example');
+    const duplicate = await call('POST', '/v1/users', { token: other.accessToken, body: { email: 'BOB@acme.example', displayName: 'Bob 2', password: 'bobs password!' } });
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body.error.code).toBe('ALREADY_EXISTS');
+  });
+
+  it('shows nothing of one account to another', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const globex = await newAccount('Globex', 'hank@globex.example');
+    const users = await call('GET', '/v1/users', { token: globex.accessToken });
+    expect(users.body.map((u: Json) => u.email)).toEqual(['hank@globex.example']);
+    for (const [method, body] of [['GET', undefined], ['PATCH', { displayName: 'Pwned' }], ['DELETE', undefined]] as const) {
+      const res = await call(method, `/v1/users/${acme.user.id}`, { token: globex.accessToken, ...(body ? { body } : {}) });
+      expect([method, res.status, res.body.error.code]).toEqual([method, 404, 'NOT_FOUND']);
+    }
+    const meeting = (await call('POST', '/v1/meetings', { token: acme.accessToken, body: { topic: 'Board', mode: 'internal-only' } })).body;
+    expect((await call('GET', `/v1/meetings/${meeting.id}`, { token: globex.accessToken })).status).toBe(404);
+    expect((await call('PATCH', `/v1/meetings/${meeting.id}`, { token: globex.accessToken, body: { topic: 'x' } })).status).toBe(404);
+    expect((await call('DELETE', `/v1/meetings/${meeting.id}`, { token: globex.accessToken })).status).toBe(404);
+    expect((await call('GET', '/v1/meetings', { token: globex.accessToken })).body).toEqual([]);
+    expect((await call('GET', `/v1/meetings/${meeting.id}`, { token: acme.accessToken })).status).toBe(200);
+  });
+
+  it('lets a member rename themself and change their password, but not their role; an account keeps an admin', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const bobId = (await call('POST', '/v1/users', { token: acme.accessToken, body: { email: 'bob@acme.example', displayName: 'Bob', password: 'bobs password!' } })).body.id;
+    const bob = (await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'bobs password!' } })).body;
+    expect((await call('PATCH', `/v1/users/${bobId}`, { token: bob.accessToken, body: { displayName: 'Robert', password: 'a new password' } })).body.displayName).toBe('Robert');
+    expect((await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'a new password' } })).status).toBe(200);
+    expect((await call('PATCH', `/v1/users/${bobId}`, { token: bob.accessToken, body: { role: 'admin' } })).status).toBe(403);
+    expect((await call('PATCH', `/v1/users/${acme.user.id}`, { token: bob.accessToken, body: { displayName: 'x' } })).status).toBe(403);
+    expect((await call('PATCH', `/v1/users/${bobId}`, { token: acme.accessToken, body: { password: 'admin sets it' } })).status).toBe(403);
+    const demote = await call('PATCH', `/v1/users/${acme.user.id}`, { token: acme.accessToken, body: { role: 'member' } });
+    expect(demote.status).toBe(409);
+    expect(demote.body.error.message).toMatch(/keeps at least one admin/);
+    expect((await call('DELETE', `/v1/users/${acme.user.id}`, { token: acme.accessToken })).status).toBe(409);
+    expect((await call('DELETE', `/v1/users/${bobId}`, { token: bob.accessToken })).status).toBe(403);
+    expect((await call('DELETE', `/v1/users/${bobId}`, { token: acme.accessToken })).status).toBe(200);
+    expect((await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'a new password' } })).status).toBe(401);
+  });
+});
+
+describe('meetings', () => {
+  it('schedules, lists, edits with a version check, and deletes; the passcode is for the host and admins only', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    await call('POST', '/v1/users', { token: acme.accessToken, body: { email: 'bob@acme.example', displayName: 'Bob', password: 'bobs password!' } });
+    const bob = (await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'bobs password!' } })).body;
+    const created = await call('POST', '/v1/meetings', {
+      token: bob.accessToken,
+      body: { topic: 'Weekly', mode: 'cloud-hybrid', passcode: '123456', e2ee: true, defaultQuality: 'HD', startsAt: now + 3_600_000 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ topic: 'Weekly', mode: 'cloud-hybrid', e2ee: true, defaultQuality: 'HD', hostId: bob.user.id, hasPasscode: true, passcode: '123456', version: 1, durationMinutes: 60, onTopLoss: 'recover' });
+    const id = created.body.id as string;
+    await call('POST', '/v1/users', { token: acme.accessToken, body: { email: 'eve@acme.example', displayName: 'Eve', password: 'eves password!' } });
+    const eve = (await call('POST', '/v1/sign-in', { body: { email: 'eve@acme.example', password: 'eves password!' } })).body;
+    const seenByEve = await call('GET', `/v1/meetings/${id}`, { token: eve.accessToken });
+    expect(seenByEve.body.hasPasscode).toBe(true);
+    expect(seenByEve.body).not.toHaveProperty('passcode');
+    expect((await call('GET', `/v1/meetings/${id}`, { token: acme.accessToken })).body.passcode).toBe('123456');
+    expect((await call('PATCH', `/v1/meetings/${id}`, { token: eve.accessToken, body: { topic: 'Mine now' } })).status).toBe(403);
+
+    const edited = await call('PATCH', `/v1/meetings/${id}`, { token: bob.accessToken, headers: { 'if-match': '"1"' }, body: { topic: 'Weekly sync', passcode: null } });
+    expect(edited.body).toMatchObject({ topic: 'Weekly sync', hasPasscode: false, version: 2 });
+    expect(edited.body).not.toHaveProperty('passcode');
+    const stale = await call('PATCH', `/v1/meetings/${id}`, { token: acme.accessToken, headers: { 'if-match': '1' }, body: { topic: 'Lost update' } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe('CONFLICT');
+    expect((await call('GET', '/v1/meetings', { token: eve.accessToken })).body.map((m: Json) => m.topic)).toEqual(['Weekly sync']);
+    expect((await call('DELETE', `/v1/meetings/${id}`, { token: eve.accessToken })).status).toBe(403);
+    expect((await call('DELETE', `/v1/meetings/${id}`, { token: acme.accessToken })).status).toBe(200);
+    expect((await call('GET', `/v1/meetings/${id}`, { token: bob.accessToken })).status).toBe(404);
+  });
+
+  it('refuses a host from another account', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const globex = await newAccount('Globex', 'hank@globex.example');
+    const res = await call('POST', '/v1/meetings', { token: acme.accessToken, body: { topic: 'x', mode: 'internal-only', hostId: globex.user.id } });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    ['/v1/sign-in', { email: 'not-an-email', password: 'x' }, /email/],
+    ['/v1/sign-in', { email: 'a@b.example' }, /password/],
+    ['/v1/sign-in', { email: 'a@b.example', password: 'x', admin: true }, /additional properties/],
+    ['/v1/accounts', { name: 'Acme', admin: { email: 'a@b.example', displayName: 'A', password: 'short' } }, /password/],
+    ['/v1/accounts', { name: ' ', admin: { email: 'a@b.example', displayName: 'A', password: 'long enough pw' } }, /name/],
+  ])('refuses POST %s with %j, naming the field', async (url, body, message) => {
+    const res = await call('POST', url, { body });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('INVALID_ARGUMENT');
+    expect(res.body.error.message).toMatch(message);
+  });
+
+  it('refuses invalid meeting fields and ids, and malformed JSON', async () => {
+    const { accessToken: token } = await newAccount('Acme', 'ada@acme.example');
+    for (const body of [{ topic: 'x', mode: 'public' }, { topic: '', mode: 'internal-only' }, { topic: 'x', mode: 'internal-only', passcode: 'abc' }, { topic: 'x', mode: 'internal-only', durationMinutes: 0 }]) {
+      const res = await call('POST', '/v1/meetings', { token, body });
+      expect([JSON.stringify(body), res.status, res.body.error.code]).toEqual([JSON.stringify(body), 400, 'INVALID_ARGUMENT']);
+    }
+    expect((await call('PATCH', '/v1/meetings/m-1', { token, body: {} })).status).toBe(400);
+    expect((await call('GET', '/v1/meetings/bad%20id!', { token })).status).toBe(400);
+    const malformed = await app.http.inject({ method: 'POST', url: '/v1/sign-in', headers: { 'content-type': 'application/json' }, payload: '{"email":' });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('OpenAPI', () => {
+  it('serves a valid OpenAPI 3 document at /docs naming every route and its errors', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/docs' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    const result = await validate(structuredClone(doc));
+    expect(result).toMatchObject({ valid: true });
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/account', '/v1/accounts', '/v1/meetings', '/v1/meetings/{id}', '/v1/sign-in', '/v1/users', '/v1/users/{id}']);
+    expect(Object.keys(doc.paths['/v1/sign-in'].post.responses).sort()).toEqual(['200', '400', '401', '429']);
+    expect(JSON.stringify(doc)).not.toMatch(/passwordHash/);
+  });
+});
