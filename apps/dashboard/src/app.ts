@@ -53,6 +53,8 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
     signup: config.signup,
     signInLimits: { perUser: config.signInPerUser, perAddress: config.signInPerAddress },
     passwordParams: deps.passwordParams,
+    publicUrl: config.publicUrl,
+    cloudMmrUrl: config.cloudMmrUrl,
     now: deps.now,
   });
 

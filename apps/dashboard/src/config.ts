@@ -20,6 +20,14 @@ export const dashboardConfigSpec = {
     default: 'closed',
   }),
   signInPerUser: key.int('MEETEDGE_SIGNIN_PER_USER', { doc: 'sign-in attempts allowed per e-mail address per 15 minutes', default: 10, min: 1, max: 10_000 }),
+  publicUrl: key.url('MEETEDGE_PUBLIC_URL', ['http:', 'https:'], {
+    doc: "the control plane's URL as clients reach it; its meeting server's WebSocket is under it",
+    default: 'http://127.0.0.1:8080',
+  }),
+  cloudMmrUrl: key.url('MEETEDGE_CLOUD_MMR_URL', ['ws:', 'wss:'], {
+    doc: "the cloud MMR's media-session URL, given to cloud-hybrid participants as the last resort for media",
+    default: 'ws://127.0.0.1:8110/v1/media',
+  }),
   signInPerAddress: key.int('MEETEDGE_SIGNIN_PER_ADDRESS', { doc: 'sign-in attempts allowed per client address per minute', default: 30, min: 1, max: 100_000 }),
 };
 

@@ -11,14 +11,19 @@ import {
   AccountId,
   MeetedgeError,
   MeetingId,
+  ModuleId,
+  NodeId,
   UserId,
+  ZoneId,
   signAccessToken,
   type AccessClaims,
+  type GuestClaims,
+  type Id,
   type MeetingMode,
   type MemberClaims,
   type Quality,
 } from '@meetedge/core';
-import type { Account, Directory, Meeting, MeetingPatch, Role, User } from '@meetedge/directory';
+import type { Account, Directory, Meeting, MeetingPatch, ModuleAssignment, ModuleKind, Node, Role, User, Zone } from '@meetedge/directory';
 import { SCRYPT_PARAMS, hashPassword, verifyPassword } from './auth/passwords';
 
 export interface ControlPlaneOptions {
@@ -32,7 +37,29 @@ export interface ControlPlaneOptions {
   signInLimits: { perUser: number; perAddress: number };
   /** scrypt cost (tests use a cheap one). */
   passwordParams?: { N: number; r: number; p: number };
+  /** The control plane's URL as clients reach it (its meeting server's WebSocket hangs off it). */
+  publicUrl: string;
+  /** The cloud MMR's media-session URL: where cloud-hybrid participants go when no zone takes them. */
+  cloudMmrUrl: string;
   now?: () => number;
+}
+
+/** What a client needs to join a meeting (POST /v1/meetings/:id/join). */
+export interface JoinInfo {
+  meetingId: MeetingId;
+  topic: string;
+  mode: MeetingMode;
+  e2ee: boolean;
+  defaultQuality: Quality;
+  /** Cloud-hybrid: the cloud meeting server's WebSocket (roster, chat, host actions). Internal-only: none (signaling stays on the modules). */
+  signalingUrl?: string;
+  /** Cloud-hybrid: the cloud MMR, the last resort for media. */
+  cloudMmrUrl?: string;
+  /** Zones this participant may use, each with the URLs of its ZCPs; none for guests. */
+  zones: { id: ZoneId; name: string; zcpUrls: string[] }[];
+  /** A guest's token, good for this meeting only. */
+  accessToken?: string;
+  expiresAt?: number;
 }
 
 /** A user as the API shows it: never the password hash. */
@@ -62,6 +89,8 @@ export interface MeetingInput {
 }
 
 const SIGN_IN_USER_WINDOW_MS = 15 * 60_000;
+/** Guest passcode attempts allowed per meeting and client address per minute. */
+const GUEST_ATTEMPTS_PER_MINUTE = 10;
 const SIGN_IN_ADDRESS_WINDOW_MS = 60_000;
 /** Same answer for an unknown e-mail and a wrong password: sign-in does not reveal who has an account. */
 const BAD_CREDENTIALS = 'wrong e-mail address or password';
@@ -262,6 +291,136 @@ export class ControlPlane {
     const meeting = await this.meeting(claims, id);
     requireHostOrAdmin(claims, meeting, 'delete');
     await this.directory.deleteMeeting(meeting.id);
+  }
+
+  // ── Zones, nodes, modules ────────────────────────────────────────────
+
+  async createZone(claims: MemberClaims, input: { name: string }): Promise<Zone> {
+    requireAdmin(claims, 'add zones');
+    return this.directory.createZone({ id: ZoneId(newId('z')), accountId: claims.accountId, name: input.name });
+  }
+
+  async listZones(claims: MemberClaims): Promise<Zone[]> {
+    return this.directory.listZones(claims.accountId);
+  }
+
+  async zone(claims: MemberClaims, id: string): Promise<Zone> {
+    const zone = await this.directory.getZone(ZoneId(id));
+    if (!zone || zone.accountId !== claims.accountId) throw new MeetedgeError('NOT_FOUND', `no zone ${id} in your account`);
+    return zone;
+  }
+
+  async deleteZone(claims: MemberClaims, id: string): Promise<void> {
+    requireAdmin(claims, 'remove zones');
+    await this.directory.deleteZone((await this.zone(claims, id)).id);
+  }
+
+  async createNode(claims: MemberClaims, zoneId: string, input: { name: string; address: string }): Promise<Node> {
+    requireAdmin(claims, 'add nodes');
+    const zone = await this.zone(claims, zoneId);
+    return this.directory.createNode({ id: NodeId(newId('n')), accountId: claims.accountId, zoneId: zone.id, name: input.name, address: input.address });
+  }
+
+  async listNodes(claims: MemberClaims, zoneId: string): Promise<Node[]> {
+    return this.directory.listNodes((await this.zone(claims, zoneId)).id);
+  }
+
+  async node(claims: MemberClaims, id: string): Promise<Node> {
+    const node = await this.directory.getNode(NodeId(id));
+    if (!node || node.accountId !== claims.accountId) throw new MeetedgeError('NOT_FOUND', `no node ${id} in your account`);
+    return node;
+  }
+
+  async deleteNode(claims: MemberClaims, id: string): Promise<void> {
+    requireAdmin(claims, 'remove nodes');
+    await this.directory.deleteNode((await this.node(claims, id)).id);
+  }
+
+  /** A module on a node: at most 4 per node (the directory refuses a 5th atomically). Its id is the module's MEETEDGE_MODULE_ID / MEETEDGE_ZCP_ID. */
+  async assignModule(claims: MemberClaims, nodeId: string, input: { id: string; kind: ModuleKind; url?: string }): Promise<ModuleAssignment> {
+    requireAdmin(claims, 'assign modules');
+    const node = await this.node(claims, nodeId);
+    return this.directory.assignModule({ id: ModuleId(input.id), accountId: claims.accountId, nodeId: node.id, kind: input.kind, ...(input.url ? { url: input.url } : {}) });
+  }
+
+  async listModules(claims: MemberClaims, nodeId: string): Promise<ModuleAssignment[]> {
+    return this.directory.listModules((await this.node(claims, nodeId)).id);
+  }
+
+  async removeModule(claims: MemberClaims, id: string): Promise<void> {
+    requireAdmin(claims, 'remove modules');
+    const module = await this.directory.getModule(ModuleId(id));
+    if (!module || module.accountId !== claims.accountId) throw new MeetedgeError('NOT_FOUND', `no module ${id} in your account`);
+    await this.directory.removeModule(module.id);
+  }
+
+  // ── Joining ──────────────────────────────────────────────────────────
+
+  /**
+   * A member of the meeting's account asks to join: the meeting's mode and
+   * flags, the cloud side for a cloud-hybrid meeting, and the account's zones
+   * with their ZCPs (where the client asks for a module).
+   */
+  async join(claims: MemberClaims, id: string): Promise<JoinInfo> {
+    const meeting = await this.meeting(claims, id);
+    return { ...this.joinBase(meeting), zones: await this.zonesOf(claims.accountId) };
+  }
+
+  /**
+   * Someone outside the account joins a cloud-hybrid meeting with its
+   * passcode and a name: a guest token for this meeting, the cloud MMR and
+   * the cloud meeting server, no zones. Internal-only meetings refuse guests.
+   */
+  async guestJoin(id: string, input: { displayName: string; passcode?: string }, clientAddress: string): Promise<JoinInfo> {
+    const attempts = await this.directory.countAttempt(`guest:${id}:${clientAddress}`, 60_000);
+    if (attempts.count > GUEST_ATTEMPTS_PER_MINUTE) {
+      const retryAfterS = Math.ceil(attempts.resetInMs / 1000);
+      throw new MeetedgeError('RATE_LIMITED', `too many attempts to join this meeting; try again in ${retryAfterS} s`, { retryAfterSeconds: retryAfterS });
+    }
+    const meeting = await this.directory.getMeeting(MeetingId(id));
+    if (!meeting) throw new MeetedgeError('NOT_FOUND', `no meeting ${id}`);
+    if (meeting.mode === 'internal-only') {
+      throw new MeetedgeError('FORBIDDEN', 'this meeting is internal-only: sign in with an account of its organization to join');
+    }
+    if (meeting.passcode !== undefined && input.passcode !== meeting.passcode) {
+      throw new MeetedgeError('UNAUTHENTICATED', input.passcode === undefined ? 'this meeting needs a passcode' : 'wrong passcode');
+    }
+    const issuedAt = Math.floor(this.now() / 1000);
+    const claims: GuestClaims & AccessClaims = {
+      kind: 'guest',
+      tokenId: randomUUID(),
+      guestId: newId('g') as Id<'GuestId'>,
+      meetingId: meeting.id,
+      accountId: meeting.accountId,
+      displayName: input.displayName,
+      issuedAt,
+      expiresAt: issuedAt + this.options.tokenTtlSeconds,
+    };
+    return {
+      ...this.joinBase(meeting),
+      zones: [],
+      accessToken: signAccessToken(claims, this.options.tokenPrivateKey),
+      expiresAt: claims.expiresAt * 1000,
+    };
+  }
+
+  private joinBase(meeting: Meeting): Omit<JoinInfo, 'zones'> {
+    const base = { meetingId: meeting.id, topic: meeting.topic, mode: meeting.mode, e2ee: meeting.e2ee, defaultQuality: meeting.defaultQuality };
+    if (meeting.mode === 'internal-only') return base;
+    const signaling = new URL(`/v1/meetings/${meeting.id}/signal`, this.options.publicUrl);
+    signaling.protocol = signaling.protocol === 'https:' ? 'wss:' : 'ws:';
+    return { ...base, signalingUrl: signaling.toString(), cloudMmrUrl: this.options.cloudMmrUrl };
+  }
+
+  /** The account's zones that have at least one ZCP with a URL. */
+  private async zonesOf(accountId: AccountId): Promise<JoinInfo['zones']> {
+    const zones = await this.directory.listZones(accountId);
+    const out: JoinInfo['zones'] = [];
+    for (const zone of zones) {
+      const zcpUrls = (await this.directory.listZoneModules(zone.id)).filter((m) => m.kind === 'zcp' && m.url !== undefined).map((m) => m.url as string);
+      if (zcpUrls.length > 0) out.push({ id: zone.id, name: zone.name, zcpUrls });
+    }
+    return out;
   }
 }
 

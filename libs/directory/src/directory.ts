@@ -92,6 +92,12 @@ export interface ModuleAssignment {
   readonly nodeId: NodeId;
   readonly zoneId: ZoneId;
   readonly kind: ModuleKind;
+  /**
+   * Where it is reached: a ZCP's join API base URL (http/https), what clients
+   * are given to ask for a module; a module's media-session URL (ws/wss).
+   * Undefined while not known.
+   */
+  readonly url: string | undefined;
   readonly createdAt: number;
 }
 
@@ -102,7 +108,7 @@ export type MeetingPatch = Partial<Pick<Meeting, 'topic' | 'mode' | 'e2ee' | 'de
 export type UserPatch = Partial<Pick<User, 'displayName' | 'role' | 'passwordHash'>>;
 export type NewZone = Pick<Zone, 'id' | 'accountId' | 'name'>;
 export type NewNode = Pick<Node, 'id' | 'accountId' | 'zoneId' | 'name' | 'address'>;
-export type NewModuleAssignment = Pick<ModuleAssignment, 'id' | 'accountId' | 'nodeId' | 'kind'>;
+export type NewModuleAssignment = Pick<ModuleAssignment, 'id' | 'accountId' | 'nodeId' | 'kind'> & { readonly url?: string };
 
 export interface Directory {
   // ── Accounts and users ───────────────────────────────────────────────

@@ -291,6 +291,7 @@ export class MemoryDirectory implements Directory {
         nodeId: node.id,
         zoneId: node.zoneId,
         kind: m.kind,
+        url: m.url,
         createdAt: this.now(),
       }),
     );

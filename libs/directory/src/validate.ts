@@ -260,7 +260,23 @@ export function checkNewModule(value: unknown): NewModuleAssignment {
     accountId: AccountId(m['accountId']),
     nodeId: NodeId(m['nodeId']),
     kind: checkEnum<ModuleKind>(m['kind'], MODULE_KINDS, 'kind'),
+    ...(m['url'] === undefined ? {} : { url: checkModuleUrl(m['url']) }),
   };
+}
+
+const MODULE_URL_PROTOCOLS = ['http:', 'https:', 'ws:', 'wss:'];
+
+/** An absolute http(s) or ws(s) URL of at most 512 characters. */
+function checkModuleUrl(value: unknown): string {
+  const text = checkText(value, 'url', 512);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new MeetedgeError('INVALID_ARGUMENT', `url must be an absolute URL, got ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  if (!MODULE_URL_PROTOCOLS.includes(url.protocol)) throw new MeetedgeError('INVALID_ARGUMENT', 'url must be http, https, ws or wss');
+  return text;
 }
 
 export function checkAttempt(key: unknown, windowMs: unknown): { key: string; windowMs: number } {

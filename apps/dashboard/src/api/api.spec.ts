@@ -5,7 +5,7 @@
  * nothing of one account is visible to another.
  */
 import { validate } from '@readme/openapi-parser';
-import { AccountId, UserId, generateTicketKeys, signAccessToken } from '@meetedge/core';
+import { AccountId, UserId, generateTicketKeys, signAccessToken, verifyAccessToken } from '@meetedge/core';
 import { MemoryDirectory } from '@meetedge/directory';
 import { createLogger } from '@meetedge/service-kit';
 import { buildApp, type DashboardService } from '../app';
@@ -224,6 +224,118 @@ describe('meetings', () => {
   });
 });
 
+describe('zones, nodes and modules', () => {
+  it('lets an admin build a zone: nodes, modules (4 per node, a 5th refused clearly); members read; other accounts see nothing', async () => {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const token = acme.accessToken;
+    const zone = await call('POST', '/v1/zones', { token, body: { name: 'HQ Berlin' } });
+    expect(zone.status).toBe(201);
+    const node = await call('POST', `/v1/zones/${zone.body.id}/nodes`, { token, body: { name: 'rack-1', address: '10.0.0.11' } });
+    expect(node.status).toBe(201);
+    const nodeId = node.body.id as string;
+    for (const [id, kind, url] of [['zcp-1', 'zcp', 'https://zcp-1.acme.example:8090'], ['sfu-1', 'sfu'], ['sfu-2', 'sfu'], ['sfu-3', 'sfu']]) {
+      const res = await call('POST', `/v1/nodes/${nodeId}/modules`, { token, body: { id, kind, ...(url ? { url } : {}) } });
+      expect([id, res.status, res.body.zoneId]).toEqual([id, 201, zone.body.id]);
+    }
+    const fifth = await call('POST', `/v1/nodes/${nodeId}/modules`, { token, body: { id: 'sfu-4', kind: 'sfu' } });
+    expect(fifth.status).toBe(409);
+    expect(fifth.body.error.message).toMatch(/4/);
+    expect((await call('GET', `/v1/nodes/${nodeId}/modules`, { token })).body.map((m: Json) => m.id)).toEqual(['sfu-1', 'sfu-2', 'sfu-3', 'zcp-1']);
+    expect((await call('DELETE', `/v1/zones/${zone.body.id}`, { token })).status).toBe(409);
+    expect((await call('DELETE', `/v1/nodes/${nodeId}`, { token })).status).toBe(409);
+
+    await call('POST', '/v1/users', { token, body: { email: 'bob@acme.example', displayName: 'Bob', password: 'bobs password!' } });
+    const bob = (await call('POST', '/v1/sign-in', { body: { email: 'bob@acme.example', password: 'bobs password!' } })).body;
+    expect((await call('GET', '/v1/zones', { token: bob.accessToken })).body.map((z: Json) => z.name)).toEqual(['HQ Berlin']);
+    expect((await call('POST', '/v1/zones', { token: bob.accessToken, body: { name: 'Mine' } })).status).toBe(403);
+    expect((await call('POST', `/v1/nodes/${nodeId}/modules`, { token: bob.accessToken, body: { id: 'sfu-9', kind: 'sfu' } })).status).toBe(403);
+
+    const globex = await newAccount('Globex', 'hank@globex.example');
+    expect((await call('GET', '/v1/zones', { token: globex.accessToken })).body).toEqual([]);
+    expect((await call('GET', `/v1/zones/${zone.body.id}`, { token: globex.accessToken })).status).toBe(404);
+    expect((await call('POST', `/v1/zones/${zone.body.id}/nodes`, { token: globex.accessToken, body: { name: 'x', address: '10.0.0.1' } })).status).toBe(404);
+    expect((await call('POST', `/v1/nodes/${nodeId}/modules`, { token: globex.accessToken, body: { id: 'sfu-x', kind: 'sfu' } })).status).toBe(404);
+    expect((await call('DELETE', '/v1/modules/sfu-1', { token: globex.accessToken })).status).toBe(404);
+
+    expect((await call('DELETE', '/v1/modules/sfu-3', { token })).status).toBe(200);
+    expect((await call('POST', `/v1/nodes/${nodeId}/modules`, { token, body: { id: 'sfu-4', kind: 'sfu' } })).status).toBe(201);
+  });
+
+  it('refuses bad zone, node and module input', async () => {
+    const { accessToken: token } = await newAccount('Acme', 'ada@acme.example');
+    const zone = (await call('POST', '/v1/zones', { token, body: { name: 'HQ' } })).body;
+    const node = (await call('POST', `/v1/zones/${zone.id}/nodes`, { token, body: { name: 'n', address: '10.0.0.1' } })).body;
+    expect((await call('POST', '/v1/zones', { token, body: {} })).status).toBe(400);
+    expect((await call('POST', `/v1/zones/${zone.id}/nodes`, { token, body: { name: 'n', address: 'not an address!' } })).status).toBe(400);
+    for (const body of [{ id: 'sfu 1', kind: 'sfu' }, { id: 'sfu-1', kind: 'mcu' }, { id: 'zcp-1', kind: 'zcp', url: 'not a url' }]) {
+      const res = await call('POST', `/v1/nodes/${node.id}/modules`, { token, body });
+      expect([JSON.stringify(body), res.status, res.body.error.code]).toEqual([JSON.stringify(body), 400, 'INVALID_ARGUMENT']);
+    }
+  });
+});
+
+describe('joining', () => {
+  async function setUp() {
+    const acme = await newAccount('Acme', 'ada@acme.example');
+    const token = acme.accessToken;
+    const zone = (await call('POST', '/v1/zones', { token, body: { name: 'HQ' } })).body;
+    const node = (await call('POST', `/v1/zones/${zone.id}/nodes`, { token, body: { name: 'n', address: '10.0.0.1' } })).body;
+    await call('POST', `/v1/nodes/${node.id}/modules`, { token, body: { id: 'zcp-1', kind: 'zcp', url: 'http://10.0.0.1:8090' } });
+    await call('POST', `/v1/nodes/${node.id}/modules`, { token, body: { id: 'zcp-2', kind: 'zcp', url: 'http://10.0.0.2:8090' } });
+    await call('POST', `/v1/nodes/${node.id}/modules`, { token, body: { id: 'sfu-1', kind: 'sfu' } });
+    // A zone without a ZCP is not offered.
+    await call('POST', '/v1/zones', { token, body: { name: 'Empty' } });
+    const internal = (await call('POST', '/v1/meetings', { token, body: { topic: 'Board', mode: 'internal-only' } })).body;
+    const hybrid = (await call('POST', '/v1/meetings', { token, body: { topic: 'All hands', mode: 'cloud-hybrid', passcode: '4242', e2ee: true } })).body;
+    return { acme, zone, internal, hybrid };
+  }
+
+  it("gives a member the meeting's mode, the cloud side of a cloud-hybrid meeting, and the account's zones with their ZCPs", async () => {
+    const { acme, zone, internal, hybrid } = await setUp();
+    const zones = [{ id: zone.id, name: 'HQ', zcpUrls: ['http://10.0.0.1:8090', 'http://10.0.0.2:8090'] }];
+    const inside = await call('POST', `/v1/meetings/${internal.id}/join`, { token: acme.accessToken });
+    expect(inside).toEqual({ status: 200, body: { meetingId: internal.id, topic: 'Board', mode: 'internal-only', e2ee: false, defaultQuality: 'SD', zones } });
+    const mixed = await call('POST', `/v1/meetings/${hybrid.id}/join`, { token: acme.accessToken });
+    expect(mixed.body).toEqual({
+      meetingId: hybrid.id,
+      topic: 'All hands',
+      mode: 'cloud-hybrid',
+      e2ee: true,
+      defaultQuality: 'SD',
+      signalingUrl: `ws://127.0.0.1:8080/v1/meetings/${hybrid.id}/signal`,
+      cloudMmrUrl: 'ws://127.0.0.1:8110/v1/media',
+      zones,
+    });
+    const globex = await newAccount('Globex', 'hank@globex.example');
+    expect((await call('POST', `/v1/meetings/${hybrid.id}/join`, { token: globex.accessToken })).status).toBe(404);
+    expect((await call('POST', `/v1/meetings/${internal.id}/join`)).status).toBe(401);
+  });
+
+  it('lets a guest into a cloud-hybrid meeting with its passcode (cloud only, a token for that meeting), never into an internal-only one', async () => {
+    const { internal, hybrid } = await setUp();
+    const refused = await call('POST', `/v1/meetings/${internal.id}/guest-join`, { body: { displayName: 'Visitor' } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/internal-only: sign in with an account of its organization/);
+    expect((await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { body: { displayName: 'Visitor' } })).body.error.message).toBe('this meeting needs a passcode');
+    expect((await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { body: { displayName: 'Visitor', passcode: '0000' } })).body.error).toEqual({ code: 'UNAUTHENTICATED', message: 'wrong passcode' });
+    const guest = await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { body: { displayName: 'Visitor', passcode: '4242' } });
+    expect(guest.status).toBe(200);
+    expect(guest.body).toMatchObject({ mode: 'cloud-hybrid', zones: [], cloudMmrUrl: 'ws://127.0.0.1:8110/v1/media', signalingUrl: expect.stringMatching(/^ws:/) });
+    expect(verifyAccessToken(guest.body.accessToken, keys.publicKey, now)).toMatchObject({ kind: 'guest', meetingId: hybrid.id, displayName: 'Visitor' });
+    expect((await call('GET', '/v1/meetings', { token: guest.body.accessToken })).status).toBe(403);
+    expect((await call('POST', '/v1/meetings/m-none/guest-join', { body: { displayName: 'Visitor' } })).status).toBe(404);
+  });
+
+  it('rate-limits guesses of a passcode per meeting and address', async () => {
+    const { hybrid } = await setUp();
+    for (let i = 0; i < 10; i++) {
+      expect((await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { ip: '10.7.0.1', body: { displayName: 'G', passcode: String(1000 + i) } })).status).toBe(401);
+    }
+    expect((await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { ip: '10.7.0.1', body: { displayName: 'G', passcode: '4242' } })).status).toBe(429);
+    expect((await call('POST', `/v1/meetings/${hybrid.id}/guest-join`, { ip: '10.7.0.2', body: { displayName: 'G', passcode: '4242' } })).status).toBe(200);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     ['/v1/sign-in', { email: 'not-an-email', password: 'x' }, /email/],
@@ -259,7 +371,23 @@ describe('OpenAPI', () => {
     const doc = res.json();
     const result = await validate(structuredClone(doc));
     expect(result).toMatchObject({ valid: true });
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/account', '/v1/accounts', '/v1/meetings', '/v1/meetings/{id}', '/v1/sign-in', '/v1/users', '/v1/users/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/account',
+      '/v1/accounts',
+      '/v1/meetings',
+      '/v1/meetings/{id}',
+      '/v1/meetings/{id}/guest-join',
+      '/v1/meetings/{id}/join',
+      '/v1/modules/{id}',
+      '/v1/nodes/{id}',
+      '/v1/nodes/{id}/modules',
+      '/v1/sign-in',
+      '/v1/users',
+      '/v1/users/{id}',
+      '/v1/zones',
+      '/v1/zones/{id}',
+      '/v1/zones/{id}/nodes',
+    ]);
     expect(Object.keys(doc.paths['/v1/sign-in'].post.responses).sort()).toEqual(['200', '400', '401', '429']);
     expect(JSON.stringify(doc)).not.toMatch(/passwordHash/);
   });

@@ -12,6 +12,18 @@ import {
   Account,
   AccountCreated,
   ErrorReply,
+  GuestJoinBody,
+  JoinInfo,
+  ModuleAssignment,
+  NewModuleBody,
+  NewNodeBody,
+  NewZoneBody,
+  Node,
+  Zone,
+  type GuestJoinBodyT,
+  type NewModuleBodyT,
+  type NewNodeBodyT,
+  type NewZoneBodyT,
   IdParams,
   IfMatchHeaders,
   Meeting,
@@ -77,6 +89,10 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
   app.addSchema(Account);
   app.addSchema(Meeting);
   app.addSchema(SignedIn);
+  app.addSchema(Zone);
+  app.addSchema(Node);
+  app.addSchema(ModuleAssignment);
+  app.addSchema(JoinInfo);
 
   app.post<{ Body: SignInBodyT }>(
     '/v1/sign-in',
@@ -216,5 +232,124 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
       await cp.deleteMeeting(member(request), request.params.id);
       return null;
     },
+  );
+
+  // ── Zones, nodes, modules (admins change them; members read them) ─────
+
+  app.get(
+    '/v1/zones',
+    { schema: { tags: ['zones'], summary: "Your account's zones", security, response: replies(200, Type.Array(Type.Ref('Zone')), [401, 403]) } },
+    async (request) => cp.listZones(member(request)),
+  );
+
+  app.post<{ Body: NewZoneBodyT }>(
+    '/v1/zones',
+    { schema: { tags: ['zones'], summary: 'Add a zone (admins)', security, body: NewZoneBody, response: replies(201, Type.Ref('Zone'), [400, 401, 403]) } },
+    async (request, reply) => {
+      void reply.status(201);
+      return cp.createZone(member(request), request.body);
+    },
+  );
+
+  app.get<{ Params: IdParamsT }>(
+    '/v1/zones/:id',
+    { schema: { tags: ['zones'], summary: 'A zone', security, params: IdParams, response: replies(200, Type.Ref('Zone'), [400, 401, 403, 404]) } },
+    async (request) => cp.zone(member(request), request.params.id),
+  );
+
+  app.delete<{ Params: IdParamsT }>(
+    '/v1/zones/:id',
+    { schema: { tags: ['zones'], summary: 'Remove a zone without nodes (admins)', security, params: IdParams, response: replies(200, NoContent, [400, 401, 403, 404, 409]) } },
+    async (request) => {
+      await cp.deleteZone(member(request), request.params.id);
+      return null;
+    },
+  );
+
+  app.get<{ Params: IdParamsT }>(
+    '/v1/zones/:id/nodes',
+    { schema: { tags: ['zones'], summary: "A zone's nodes", security, params: IdParams, response: replies(200, Type.Array(Type.Ref('Node')), [400, 401, 403, 404]) } },
+    async (request) => cp.listNodes(member(request), request.params.id),
+  );
+
+  app.post<{ Params: IdParamsT; Body: NewNodeBodyT }>(
+    '/v1/zones/:id/nodes',
+    { schema: { tags: ['zones'], summary: 'Add a node to a zone (admins)', security, params: IdParams, body: NewNodeBody, response: replies(201, Type.Ref('Node'), [400, 401, 403, 404]) } },
+    async (request, reply) => {
+      void reply.status(201);
+      return cp.createNode(member(request), request.params.id, request.body);
+    },
+  );
+
+  app.delete<{ Params: IdParamsT }>(
+    '/v1/nodes/:id',
+    { schema: { tags: ['zones'], summary: 'Remove a node without modules (admins)', security, params: IdParams, response: replies(200, NoContent, [400, 401, 403, 404, 409]) } },
+    async (request) => {
+      await cp.deleteNode(member(request), request.params.id);
+      return null;
+    },
+  );
+
+  app.get<{ Params: IdParamsT }>(
+    '/v1/nodes/:id/modules',
+    { schema: { tags: ['zones'], summary: "A node's modules", security, params: IdParams, response: replies(200, Type.Array(Type.Ref('Module')), [400, 401, 403, 404]) } },
+    async (request) => cp.listModules(member(request), request.params.id),
+  );
+
+  app.post<{ Params: IdParamsT; Body: NewModuleBodyT }>(
+    '/v1/nodes/:id/modules',
+    {
+      schema: {
+        tags: ['zones'],
+        summary: 'Assign a module (sfu or zcp) to a node (admins); at most 4 per node',
+        security,
+        params: IdParams,
+        body: NewModuleBody,
+        response: replies(201, Type.Ref('Module'), [400, 401, 403, 404, 409]),
+      },
+    },
+    async (request, reply) => {
+      void reply.status(201);
+      return cp.assignModule(member(request), request.params.id, request.body);
+    },
+  );
+
+  app.delete<{ Params: IdParamsT }>(
+    '/v1/modules/:id',
+    { schema: { tags: ['zones'], summary: 'Remove a module (admins)', security, params: IdParams, response: replies(200, NoContent, [400, 401, 403, 404]) } },
+    async (request) => {
+      await cp.removeModule(member(request), request.params.id);
+      return null;
+    },
+  );
+
+  // ── Joining ──────────────────────────────────────────────────────────
+
+  app.post<{ Params: IdParamsT }>(
+    '/v1/meetings/:id/join',
+    {
+      schema: {
+        tags: ['join'],
+        summary: "Join a meeting of your account: its mode, the cloud side (cloud-hybrid) and your account's zones with their ZCPs",
+        security,
+        params: IdParams,
+        response: replies(200, Type.Ref('JoinInfo'), [400, 401, 403, 404]),
+      },
+    },
+    async (request) => cp.join(member(request), request.params.id),
+  );
+
+  app.post<{ Params: IdParamsT; Body: GuestJoinBodyT }>(
+    '/v1/meetings/:id/guest-join',
+    {
+      schema: {
+        tags: ['join'],
+        summary: 'Join a cloud-hybrid meeting as a guest with its passcode and a name: a guest token and the cloud side, no zones',
+        params: IdParams,
+        body: GuestJoinBody,
+        response: replies(200, Type.Ref('JoinInfo'), [400, 401, 403, 404, 429]),
+      },
+    },
+    async (request) => cp.guestJoin(request.params.id, request.body, request.ip),
   );
 }

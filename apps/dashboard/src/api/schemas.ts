@@ -147,6 +147,68 @@ export const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ pattern: '^"?[0-9]{1,9}"?$', description: 'the version you read; a different current version is a 409' })),
 });
 
+const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '\\S' });
+
+export const Zone = Type.Object(
+  { id: Type.String(), accountId: Type.String(), name: Type.String(), createdAt: EpochMs },
+  { $id: 'Zone', title: 'Zone', description: 'a location (a building, a data center)', additionalProperties: false },
+);
+export const NewZoneBody = Type.Object({ name: Name }, { additionalProperties: false });
+
+export const Node = Type.Object(
+  { id: Type.String(), accountId: Type.String(), zoneId: Type.String(), name: Type.String(), address: Type.String(), createdAt: EpochMs },
+  { $id: 'Node', title: 'Node', description: 'a server in a zone; it runs up to 4 modules', additionalProperties: false },
+);
+export const NewNodeBody = Type.Object(
+  { name: Name, address: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'IP address or host name' }) },
+  { additionalProperties: false },
+);
+
+const ModuleKind = Type.Union([Type.Literal('sfu'), Type.Literal('zcp')]);
+export const ModuleAssignment = Type.Object(
+  {
+    id: Type.String(),
+    accountId: Type.String(),
+    nodeId: Type.String(),
+    zoneId: Type.String(),
+    kind: ModuleKind,
+    url: Type.Optional(Type.String()),
+    createdAt: EpochMs,
+  },
+  { $id: 'Module', title: 'Module', additionalProperties: false },
+);
+export const NewModuleBody = Type.Object(
+  {
+    id: Type.String({ ...ID, description: "the module's MEETEDGE_MODULE_ID (sfu) or MEETEDGE_ZCP_ID (zcp)" }),
+    kind: ModuleKind,
+    url: Type.Optional(Type.String({ format: 'uri', maxLength: 512, description: "a ZCP's join API base URL (http/https), given to clients; a module's media-session URL (ws/wss)" })),
+  },
+  { additionalProperties: false },
+);
+
+export const JoinInfo = Type.Object(
+  {
+    meetingId: Type.String(),
+    topic: Type.String(),
+    mode: Mode,
+    e2ee: Type.Boolean(),
+    defaultQuality: Quality,
+    signalingUrl: Type.Optional(Type.String({ description: "cloud-hybrid: the cloud meeting server's WebSocket" })),
+    cloudMmrUrl: Type.Optional(Type.String({ description: 'cloud-hybrid: the cloud MMR, the last resort for media' })),
+    zones: Type.Array(
+      Type.Object({ id: Type.String(), name: Type.String(), zcpUrls: Type.Array(Type.String()) }),
+      { description: 'zones this participant may use (none for guests); probe them and ask a ZCP of the nearest' },
+    ),
+    accessToken: Type.Optional(Type.String({ description: "a guest's token, good for this meeting only" })),
+    expiresAt: Type.Optional(EpochMs),
+  },
+  { $id: 'JoinInfo', title: 'JoinInfo', additionalProperties: false },
+);
+export const GuestJoinBody = Type.Object(
+  { displayName: DisplayName, passcode: Type.Optional(Type.String({ maxLength: 32 })) },
+  { additionalProperties: false },
+);
+
 /** Replies for a route: its success schema plus the coded error for every 4xx/5xx it can give. */
 export function replies<S extends TSchema>(status: 200 | 201, schema: S, errors: readonly number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = { [status]: schema };
@@ -163,4 +225,8 @@ export type UserPatchBodyT = Static<typeof UserPatchBody>;
 export type NewMeetingBodyT = Static<typeof NewMeetingBody>;
 export type MeetingPatchBodyT = Static<typeof MeetingPatchBody>;
 export type IdParamsT = Static<typeof IdParams>;
+export type NewZoneBodyT = Static<typeof NewZoneBody>;
+export type NewNodeBodyT = Static<typeof NewNodeBody>;
+export type NewModuleBodyT = Static<typeof NewModuleBody>;
+export type GuestJoinBodyT = Static<typeof GuestJoinBody>;
 export type IfMatchHeadersT = Static<typeof IfMatchHeaders>;

@@ -79,6 +79,7 @@ export const MODULE_SCHEMA: Schema<ModuleAssignment> = {
   nodeId: 'string',
   zoneId: 'string',
   kind: 'string',
+  url: 'string?',
   createdAt: 'number',
 };
 

@@ -478,8 +478,8 @@ export function describeDirectoryContract(name: string, factory: DirectoryFactor
         await dir.createNode(node('node-2'));
         await dir.createZone({ id: ZoneId('zone-b'), accountId: ACME, name: 'Berlin' });
         await dir.createNode(node('node-b', { zoneId: ZoneId('zone-b') }));
-        const zcp = await dir.assignModule(module('zcp-1', { kind: 'zcp' }));
-        expect(zcp).toEqual({ id: 'zcp-1', accountId: 'acme', nodeId: 'node-1', zoneId: 'zone-a', kind: 'zcp', createdAt: expect.any(Number) });
+        const zcp = await dir.assignModule(module('zcp-1', { kind: 'zcp', url: 'https://zcp-1.acme.example:8090' }));
+        expect(zcp).toEqual({ id: 'zcp-1', accountId: 'acme', nodeId: 'node-1', zoneId: 'zone-a', kind: 'zcp', url: 'https://zcp-1.acme.example:8090', createdAt: expect.any(Number) });
         const sfu = await dir.assignModule(module('sfu-1'));
         const other = await dir.assignModule(module('sfu-2', { nodeId: NodeId('node-2') }));
         await dir.assignModule(module('sfu-b', { nodeId: NodeId('node-b') }));
@@ -489,6 +489,17 @@ export function describeDirectoryContract(name: string, factory: DirectoryFactor
         expect(await dir.listZoneModules(ZoneId('zone-a'))).toEqual([sfu, other, zcp]);
         expect((await dir.listZoneModules(ZoneId('zone-b'))).map((m) => m.id)).toEqual(['sfu-b']);
         expect(await dir.listModules(NodeId('node-none'))).toEqual([]);
+      });
+
+      it('assignModule() keeps no url when none is given, and refuses one that is not an absolute http(s)/ws(s) URL', async () => {
+        await infrastructure();
+        const bare = await dir.assignModule(module('sfu-1'));
+        expect(bare.url).toBeUndefined();
+        expect((await dir.getModule(ModuleId('sfu-1')))?.url).toBeUndefined();
+        for (const url of ['zcp-1:8090', 'ftp://zcp-1', '']) {
+          await expectCode(dir.assignModule(module('zcp-9', { kind: 'zcp', url })), 'INVALID_ARGUMENT');
+        }
+        expect(await dir.getModule(ModuleId('zcp-9'))).toBeUndefined();
       });
 
       it("assignModule(): NOT_FOUND without the node or for another account's node, ALREADY_EXISTS for an id assigned anywhere", async () => {
