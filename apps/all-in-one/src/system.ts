@@ -15,6 +15,12 @@ import { MemoryClusterState, type ClusterState } from '@meetedge/state';
 import { buildApp as buildZcp, loadZcpConfig } from '@meetedge/zcp';
 import type { AllInOneConfig } from './config';
 
+/** A host for a URL: an IPv6 address in brackets, the wildcard as loopback. */
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
 export interface AllInOneSystem {
   readonly state: ClusterState;
   readonly dashboard: DashboardService;
@@ -35,7 +41,16 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
   // Access tokens: a key pair made at start (tokens die with the process).
   const tokenKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const dashboard = buildDashboard(
-    loadDashboardConfig({ ...common, ...onMemory, MEETEDGE_HTTP_PORT: String(config.dashboardPort), MEETEDGE_TOKEN_PRIVATE_KEY: tokenKey }),
+    loadDashboardConfig({
+      ...common,
+      ...onMemory,
+      MEETEDGE_HTTP_PORT: String(config.dashboardPort),
+      MEETEDGE_GRPC_PORT: String(config.dashboardGrpcPort),
+      MEETEDGE_TOKEN_PRIVATE_KEY: tokenKey,
+      // What clients are told; with port 0 (tests) the real ports are only known after start.
+      MEETEDGE_PUBLIC_URL: `http://${hostForUrl(config.httpHost)}:${config.dashboardPort}`,
+      MEETEDGE_CLOUD_MMR_URL: `ws://${hostForUrl(config.httpHost)}:${config.cloudMmrPort}/v1/media`,
+    }),
     // One process: Node's process metrics are reported once, by the control plane.
     { logger, directory: new MemoryDirectory(), ownsDirectory: true, metrics: createServiceMetrics('dashboard', true) },
   );

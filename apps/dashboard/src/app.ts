@@ -6,8 +6,10 @@
  */
 import { createPublicKey } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { MEETEDGE_VERSION } from '@meetedge/core';
 import type { Directory } from '@meetedge/directory';
+import { v1 } from '@meetedge/proto';
 import {
   baseUrlOf,
   createHttpServer,
@@ -20,6 +22,8 @@ import {
 import { registerApi } from './api/routes';
 import type { DashboardConfig } from './config';
 import { ControlPlane } from './control-plane';
+import { CascadeNeeds } from './zone-controller/cascade-needs';
+import { zoneControllerService } from './zone-controller/service';
 
 export interface DashboardDeps {
   logger: Logger;
@@ -34,6 +38,10 @@ export interface DashboardDeps {
 
 export interface DashboardService extends Service {
   readonly controlPlane: ControlPlane;
+  /** Which zones must link which meetings to the cloud (fed by the meeting server). */
+  readonly cascadeNeeds: CascadeNeeds;
+  /** The cloud zone controller's gRPC port once started (the configured one, or the OS's choice for 0). */
+  grpcPort(): number;
 }
 
 export function buildApp(config: DashboardConfig, deps: DashboardDeps): DashboardService {
@@ -74,15 +82,39 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
   );
   http.get('/docs', { schema: { hide: true } }, async () => http.swagger());
 
+  // The cloud zone controller (gRPC), for the ZCPs.
+  const cascadeNeeds = new CascadeNeeds();
+  const grpc = new Server();
+  grpc.addService(
+    v1.ZoneControllerService,
+    zoneControllerService({
+      directory: deps.directory,
+      needs: cascadeNeeds,
+      cloudMmrId: config.cloudMmrId,
+      cloudMmrCascadeAddress: config.cloudMmrCascadeAddress,
+      publicUrl: config.publicUrl,
+      logger: logger.child({ component: 'zone-controller' }),
+    }),
+  );
+  let grpcPort = 0;
+
   return {
     name: 'dashboard',
     http,
     controlPlane,
+    cascadeNeeds,
+    grpcPort: () => grpcPort,
     async start() {
+      grpcPort = await new Promise<number>((resolve, reject) => {
+        grpc.bindAsync(`${config.httpHost}:${config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      });
       await http.listen({ host: config.httpHost, port: config.httpPort });
       return baseUrlOf(http);
     },
     close: once(async () => {
+      // Watch streams stay open until their ZCP goes: give calls a moment, then cut them (ZCPs reconnect elsewhere).
+      await Promise.race([new Promise<void>((resolve) => grpc.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      grpc.forceShutdown();
       await http.close();
       if (deps.ownsDirectory) await deps.directory.close();
     }),

@@ -28,6 +28,14 @@ export const dashboardConfigSpec = {
     doc: "the cloud MMR's media-session URL, given to cloud-hybrid participants as the last resort for media",
     default: 'ws://127.0.0.1:8110/v1/media',
   }),
+  grpcPort: key.port('MEETEDGE_GRPC_PORT', { doc: 'gRPC port of the cloud zone controller (ZCPs call it)', default: 8081 }),
+  cloudMmrId: key.string('MEETEDGE_CLOUD_MMR_ID', { doc: "module id of the cloud MMR, the top of every cloud-hybrid meeting", default: 'cloud-mmr-1' }),
+  cloudMmrCascadeAddress: key.string('MEETEDGE_CLOUD_MMR_CASCADE_ADDRESS', {
+    doc: "the cloud MMR's cascade gRPC endpoint (host:port), given to zones that must link a meeting to it",
+    default: '127.0.0.1:9701',
+    pattern: /^[A-Za-z0-9.:[\]-]+:\d{1,5}$/,
+    what: 'host:port',
+  }),
   signInPerAddress: key.int('MEETEDGE_SIGNIN_PER_ADDRESS', { doc: 'sign-in attempts allowed per client address per minute', default: 30, min: 1, max: 100_000 }),
 };
 
