@@ -1,11 +1,13 @@
 /**
  * Composition root of the control plane ("cloud" side, docs/control-plane.md):
  * the REST API over the directory of accounts, users and meetings, with its
- * OpenAPI document at /docs. The cloud meeting server and the cloud zone
- * controller join it in later steps of issue [3].
+ * OpenAPI document at /docs; the cloud meeting server (meeting-server/: a
+ * WebSocket per participant of a cloud-hybrid meeting); and the cloud zone
+ * controller (zone-controller/: gRPC for the ZCPs).
  */
 import { createPublicKey } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { MEETEDGE_VERSION } from '@meetedge/core';
 import type { Directory } from '@meetedge/directory';
@@ -22,6 +24,7 @@ import {
 import { registerApi } from './api/routes';
 import type { DashboardConfig } from './config';
 import { ControlPlane } from './control-plane';
+import { MEETING_SIGNAL_WEBSOCKET_OPTIONS, MeetingServer, registerMeetingSignal } from './meeting-server';
 import { CascadeNeeds } from './zone-controller/cascade-needs';
 import { zoneControllerService } from './zone-controller/service';
 
@@ -40,6 +43,8 @@ export interface DashboardService extends Service {
   readonly controlPlane: ControlPlane;
   /** Which zones must link which meetings to the cloud (fed by the meeting server). */
   readonly cascadeNeeds: CascadeNeeds;
+  /** The cloud meeting server: its rooms (for stats and tests). */
+  readonly meetingServer: MeetingServer;
   /** The cloud zone controller's gRPC port once started (the configured one, or the OS's choice for 0). */
   grpcPort(): number;
 }
@@ -96,6 +101,20 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
       logger: logger.child({ component: 'zone-controller' }),
     }),
   );
+
+  // The cloud meeting server: signaling of cloud-hybrid meetings, a WebSocket per participant.
+  const meetingServer = new MeetingServer({
+    meetings: deps.directory,
+    tokenPublicKey: createPublicKey(config.tokenPrivateKey),
+    helloTimeoutMs: config.helloTimeoutMs,
+    keepaliveMs: config.keepaliveMs,
+    cascadeNeeds,
+    logger: logger.child({ component: 'meeting-server' }),
+    now: deps.now,
+  });
+  void http.register(websocket, MEETING_SIGNAL_WEBSOCKET_OPTIONS);
+  void http.register(async (scope) => registerMeetingSignal(scope, meetingServer));
+
   let grpcPort = 0;
 
   return {
@@ -103,6 +122,7 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
     http,
     controlPlane,
     cascadeNeeds,
+    meetingServer,
     grpcPort: () => grpcPort,
     async start() {
       grpcPort = await new Promise<number>((resolve, reject) => {
@@ -112,6 +132,7 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
       return baseUrlOf(http);
     },
     close: once(async () => {
+      await meetingServer.close();
       // Watch streams stay open until their ZCP goes: give calls a moment, then cut them (ZCPs reconnect elsewhere).
       await Promise.race([new Promise<void>((resolve) => grpc.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       grpc.forceShutdown();

@@ -36,6 +36,18 @@ export const dashboardConfigSpec = {
     pattern: /^[A-Za-z0-9.:[\]-]+:\d{1,5}$/,
     what: 'host:port',
   }),
+  helloTimeoutMs: key.int('MEETEDGE_HELLO_TIMEOUT_MS', {
+    doc: 'a meeting-signaling WebSocket that has not sent hello with a valid access token by then is closed, ms',
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+  }),
+  keepaliveMs: key.int('MEETEDGE_KEEPALIVE_MS', {
+    doc: 'ping interval of meeting-signaling WebSockets; a participant that misses a pong leaves the roster as disconnected, ms',
+    default: 15_000,
+    min: 100,
+    max: 600_000,
+  }),
   signInPerAddress: key.int('MEETEDGE_SIGNIN_PER_ADDRESS', { doc: 'sign-in attempts allowed per client address per minute', default: 30, min: 1, max: 100_000 }),
 };
 

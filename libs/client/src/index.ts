@@ -1,6 +1,9 @@
 /**
  * The client SDK, Node entry (`@meetedge/client`): the media-session client
- * on werift. The browser entry is `@meetedge/client/browser` (./browser);
- * both share the session logic of ./session.ts.
+ * on werift, and the meeting-signaling client on ws. The browser entry is
+ * `@meetedge/client/browser` (./browser); both share the logic of
+ * ./session.ts and ./meeting-signal.ts.
  */
 export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publication, type RemoteTrack } from './node/media-client';
+export { MeetingSignalClient, type MeetingSignalClientOptions } from './node/meeting-signal-client';
+export { type MeetingInfo, type MeetingSignalEvents } from './meeting-signal';

@@ -1,8 +1,11 @@
 /// <reference lib="dom" />
 /**
  * The browser entry of the client SDK (`@meetedge/client/browser`): the
- * media-session client on the native RTCPeerConnection. A page loads it as
- * an esbuild bundle (docs/protocol.md, "Client SDK").
+ * media-session client on the native RTCPeerConnection, and the
+ * meeting-signaling client on the native WebSocket. A page loads it as an
+ * esbuild bundle (docs/protocol.md, "Client SDK").
  */
 export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publication, type RemoteTrack } from './media-client';
+export { MeetingSignalClient, type MeetingSignalClientOptions } from './meeting-signal-client';
+export { type MeetingInfo, type MeetingSignalEvents } from '../meeting-signal';
 export { MeetedgeError } from '@meetedge/core';
