@@ -18,6 +18,7 @@ import type { TrackInfo } from '@meetedge/signaling';
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { loopbackPeer } from './peers';
+import { sharedClockMs } from './proc';
 import { LatencyHistogram, type HistogramSnapshot } from './stats';
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
@@ -55,8 +56,8 @@ export type FromWorker =
       duplicates: number;
     };
 
-/** Epoch milliseconds, sub-ms, comparable across the bench's processes. */
-const epochNow = () => performance.timeOrigin + performance.now();
+/** Milliseconds comparable across the bench's processes (see sharedClockMs). */
+const epochNow = sharedClockMs;
 
 interface Member {
   spec: WorkerParticipant;
@@ -215,6 +216,8 @@ function sendAudio(member: Member): void {
 
 /** Paces every member's video and audio on one 10 ms timer, phases spread so packets do not all leave at once. */
 function startSending(videoPps: number, audioPps: number, videoPayloadBytes: number): void {
+  // A new step's rates replace the last step's.
+  if (sendTimer) clearInterval(sendTimer);
   const start = performance.now();
   const videoSent = new Float64Array(members.length);
   const audioSent = new Float64Array(members.length);

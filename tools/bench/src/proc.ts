@@ -43,6 +43,17 @@ export async function freeUdpPort(): Promise<number> {
   throw new Error('no free UDP+TCP port');
 }
 
+/**
+ * Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC, which every
+ * process of the machine shares): stamps written in one process compare with
+ * times read in another. Not `performance.timeOrigin + performance.now()`:
+ * each process fixes its timeOrigin from the wall clock at start, and a wall
+ * clock that steps (NTP, a VM) puts processes seconds apart.
+ */
+export function sharedClockMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export function cpuSecondsOf(pid: number): number {
   return cpuSecondsOfProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }

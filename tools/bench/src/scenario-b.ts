@@ -16,7 +16,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { FromWorker, ToWorker, WorkerParticipant } from './meeting-worker';
-import { cpuSecondsOf, forkNode, rssMibOf, sleep, stopChild } from './proc';
+import { cpuSecondsOf, forkNode, rssMibOf, sharedClockMs, sleep, stopChild } from './proc';
 import { LatencyHistogram, cpuSecondsPer1000, lossPercent, round } from './stats';
 import { startModule } from './targets';
 
@@ -159,7 +159,7 @@ export async function runScenarioB(options: ScenarioBOptions): Promise<Record<st
       for (const w of workers) w.send({ type: 'send', videoPps, audioPps, videoPayloadBytes: options.videoPayloadBytes });
       // Settle (keyframe requests answered, layers chosen), then measure a window of stamps.
       await sleep(3000);
-      const fromMs = performance.timeOrigin + performance.now() + 500;
+      const fromMs = sharedClockMs() + 500;
       const toMs = fromMs + options.stepSeconds * 1000;
       for (const w of workers) w.send({ type: 'window', fromMs, toMs });
       await sleep(500);
