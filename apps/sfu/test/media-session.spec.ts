@@ -403,6 +403,32 @@ describe('media forwarding rules', () => {
     expect((await app.http.inject({ method: 'GET', url: '/v1/stats' })).json().module.packetsLostIn).toBe(5);
   });
 
+  it('sends subscribers sender reports for the streams they receive, with the counts of what was sent', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    await alice.publish([{ source: 'camera', track: camera }]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    let ssrc: number | undefined;
+    const slot = [...bob.remote.values()].find((r) => r.kind === 'video');
+    slot?.onRtp((p) => {
+      ssrc = p.header.ssrc;
+    });
+    for (let i = 0; i < 30; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(100)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // werift's receiver keeps the last SR's counts per SSRC (RFC 3550 §6.4.1).
+    const receiver = bob.pc.getTransceivers().find((t) => t.mid === slot?.mid)?.receiver as unknown as {
+      remotePacketCountBySsrc: Record<number, number>;
+      remoteOctetCountBySsrc: Record<number, number>;
+    };
+    await waitFor(() => ssrc !== undefined && receiver.remotePacketCountBySsrc[ssrc] === 30, { timeoutMs: 5000, description: 'an SR counting the 30 packets' });
+    // Octets: payload bytes, 4-byte VP8 header + 100 random bytes each.
+    expect(receiver.remoteOctetCountBySsrc[ssrc as number]).toBe(30 * 104);
+  });
+
   it('counts what subscribers report lost on the way out (receiver reports)', async () => {
     const alice = await join('m-1', 'alice');
     const mic = new MediaStreamTrack({ kind: 'audio' });

@@ -27,7 +27,7 @@ import {
   type Vp8Descriptor,
 } from '@meetedge/media';
 import type { TrackInfo, TrackSource } from '@meetedge/signaling';
-import type { MediaStreamTrack, RTCRtpSender, RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { MediaStreamTrack, RTCRtpSender, RTCRtpTransceiver, RtcpSrPacket, RtpPacket } from 'werift';
 import { sendRemb } from '../webrtc/rtcp-feedback';
 import { MAX_RTP_PAYLOAD, RtpOutput } from '../webrtc/rtp-output';
 import type { MediaCounters } from './stats';
@@ -463,6 +463,11 @@ export class Subscription {
   }
 
   private reportedLost = 0;
+
+  /** The sender report of this slot's stream, if it sent since the last one. */
+  senderReport(): RtcpSrPacket | undefined {
+    return this.output.senderReport();
+  }
 
   /**
    * The subscriber's receiver report for this slot: `cumulativeLost` (the

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { RTP_EXTENSION_URI, type Address, type RTCDtlsTransport, type RTCRtpTransceiver } from 'werift';
+import { RTP_EXTENSION_URI, RtcpSenderInfo, RtcpSrPacket, type Address, type RTCDtlsTransport, type RTCRtpTransceiver } from 'werift';
 import { RolloverCounter, SrtpProtector, localSrtpKeys } from './srtp';
 import { MuxedUdpTransport } from './udp-mux';
 
@@ -10,10 +10,13 @@ import { MuxedUdpTransport } from './udp-mux';
 // packet and per subscriber. An RtpOutput writes the subscriber's packet once
 // into a scratch buffer (header and extension block from a template), protects
 // it with SrtpProtector into the datagram and hands that to the connection's
-// ICE transport. It keeps the werift sender's counters current, so werift's
-// sender reports (SR) and stats stay right, and resends NACKed packets itself
-// (as RTX when the subscriber negotiated it), since werift's history of sent
-// packets no longer sees them.
+// ICE transport. It keeps the werift sender's counters current for werift's
+// stats, builds the sender report (SR) of its stream for the connection's one
+// compound report a second (participant.ts; werift's own loop would send one
+// SR per sender and keep sending for paused ones: 7,000 a second at 400
+// participants), and resends NACKed packets itself (as RTX when the
+// subscriber negotiated it), since werift's history of sent packets no longer
+// sees them.
 
 /** Largest RTP payload forwarded (an Ethernet MTU; larger packets are dropped and counted). */
 export const MAX_RTP_PAYLOAD = 1500;
@@ -29,7 +32,6 @@ interface SenderInternals {
   rtpTimestamp: number;
   octetCount: number;
   packetCount: number;
-  runRtcp(): Promise<void>;
 }
 
 /** What the forwarding path uses of werift's ICE connection (werift 0.24.4; partly private in its typings). */
@@ -107,7 +109,8 @@ export class RtpOutput {
   private readonly rtxRoc = new RolloverCounter();
   private rtxSequenceNumber = Math.floor(Math.random() * 0x10000);
   private srRefreshedMs = Number.NEGATIVE_INFINITY;
-  private rtcpStarted = false;
+  /** Sent since the last sender report (a stream that sent nothing gets none: RFC 3550 §6.4). */
+  private sentSinceReport = false;
 
   constructor(private readonly transceiver: RTCRtpTransceiver) {}
 
@@ -150,11 +153,24 @@ export class RtpOutput {
       sender.ntpTimestamp = ntpTimestamp(performance.timeOrigin + nowMs);
       sender.rtpTimestamp = timestamp;
     }
-    if (!this.rtcpStarted) {
-      this.rtcpStarted = true;
-      void sender.runRtcp().catch(ignore);
-    }
+    this.sentSinceReport = true;
     return true;
+  }
+
+  /** This stream's sender report, if it sent since the last one; undefined otherwise. */
+  senderReport(): RtcpSrPacket | undefined {
+    if (!this.sentSinceReport) return undefined;
+    this.sentSinceReport = false;
+    const sender = this.sender;
+    return new RtcpSrPacket({
+      ssrc: sender.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp: sender.ntpTimestamp,
+        rtpTimestamp: sender.rtpTimestamp,
+        packetCount: sender.packetCount,
+        octetCount: sender.octetCount,
+      }),
+    });
   }
 
   /**
