@@ -33,10 +33,16 @@ function boundaries(allow) {
       },
       // Generated contracts: may use grpc-js and protobuf runtime, nothing of ours but core.
       { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:core'] },
+      // Redis plumbing the stores share (scripts, error mapping): below the stores, above core.
+      {
+        sourceTag: 'type:data-kit',
+        onlyDependOnLibsWithTags: ['type:core', 'type:testing'],
+        bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
+      },
       // Adapters over shared state (Redis or memory).
       {
         sourceTag: 'type:data-access',
-        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:testing'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-kit', 'type:testing'],
         bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
       },
       // HTTP service scaffolding shared by the apps.

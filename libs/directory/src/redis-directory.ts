@@ -9,6 +9,7 @@
  */
 import Redis, { type RedisOptions } from 'ioredis';
 import { MeetedgeError, type AccountId, type MeetingId, type ModuleId, type NodeId, type UserId, type ZoneId } from '@meetedge/core';
+import { asArray, quitConnection, toStoreError, type LuaScript } from '@meetedge/redis-kit';
 import type {
   Account,
   Directory,
@@ -41,7 +42,7 @@ import {
   type Schema,
 } from './redis/codec';
 import { DIRECTORY_KEY_PREFIX, directoryKeys, type DirectoryKeys } from './redis/keys';
-import { SCRIPTS, type LuaScript } from './redis/scripts';
+import { SCRIPTS } from './redis/scripts';
 import {
   checkAccountId,
   checkAttempt,
@@ -93,7 +94,6 @@ export type RedisDirectoryOptions = CommonOptions &
   );
 
 /** Reply errors that mean "Redis cannot serve right now", not "the script is wrong". */
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /** What a failed write script's reason becomes; the argument is the script's extra value. */
 type Refusals = Readonly<Record<string, (extra: unknown) => MeetedgeError>>;
@@ -337,7 +337,7 @@ export class RedisDirectory implements Directory {
   /** Idempotent. Closes the connection the directory opened; a client passed in stays open. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.ownsClient) await quit(this.client);
+      if (this.ownsClient) await quitConnection(this.client);
       else this.unwatchConnection();
     })();
     return this.closing;
@@ -350,7 +350,7 @@ export class RedisDirectory implements Directory {
   }
 
   private run(script: LuaScript, args: readonly (string | number)[]): Promise<unknown> {
-    return this.command(() => script.run(this.client, [this.keys.prefix, ...args]));
+    return this.command(() => script.run(this.client, [], [this.keys.prefix, ...args]));
   }
 
   /** Runs a write script: answers its value on `ok`, throws the coded error of a `fail` reason. */
@@ -407,28 +407,3 @@ export class RedisDirectory implements Directory {
   }
 }
 
-async function quit(connection: Redis): Promise<void> {
-  if (connection.status === 'ready') {
-    try {
-      await connection.quit();
-      return;
-    } catch {
-      // fall through: drop the socket
-    }
-  }
-  connection.disconnect();
-}
-
-function toStoreError(err: unknown): MeetedgeError {
-  if (err instanceof MeetedgeError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(message)) {
-    return new MeetedgeError('INTERNAL', `redis refused a command: ${message}`, undefined, { cause: err });
-  }
-  return new MeetedgeError('UNAVAILABLE', `redis is not reachable: ${message}`, undefined, { cause: err });
-}
-
-function asArray(reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new MeetedgeError('INTERNAL', `expected a list from redis, got ${typeof reply}`);
-  return reply;
-}

@@ -7,6 +7,7 @@
  */
 import Redis, { type RedisOptions } from 'ioredis';
 import { MeetedgeError, type MeetingId, type ModuleId, type NodeId, type ReservationId, type ZoneId } from '@meetedge/core';
+import { asArray, quitConnection, toStoreError, type LuaScript } from '@meetedge/redis-kit';
 import type {
   ClusterEvent,
   ClusterEventListener,
@@ -21,7 +22,7 @@ import type {
 } from './cluster-state';
 import type { StateLogger } from './logger';
 import { clusterKeys, DEFAULT_KEY_PREFIX, FIXED_KEYS, type ClusterKeys } from './redis/keys';
-import { SCRIPTS, type LuaScript } from './redis/scripts';
+import { SCRIPTS } from './redis/scripts';
 import {
   checkBoolean,
   checkLoad,
@@ -68,7 +69,6 @@ export type RedisClusterStateOptions = CommonOptions &
 /** Modules removed, and overdue reservations freed, per sweep script call; keeps each script short. */
 const SWEEP_BATCH = 100;
 /** Reply errors that mean "Redis cannot serve right now", not "the script is wrong". */
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 
 export class RedisClusterState implements ClusterState {
   private readonly client: Redis;
@@ -280,7 +280,7 @@ export class RedisClusterState implements ClusterState {
     this.closing ??= (async () => {
       this.listeners.clear();
       const connections = [this.subscriber, this.ownsClient ? this.client : undefined];
-      await Promise.all(connections.map((connection) => (connection ? quit(connection) : undefined)));
+      await Promise.all(connections.map((connection) => (connection ? quitConnection(connection) : undefined)));
     })();
     return this.closing;
   }
@@ -354,32 +354,6 @@ export class RedisClusterState implements ClusterState {
       this.connectionErrorLogged = false;
     });
   }
-}
-
-async function quit(connection: Redis): Promise<void> {
-  if (connection.status === 'ready') {
-    try {
-      await connection.quit();
-      return;
-    } catch {
-      // fall through: drop the socket
-    }
-  }
-  connection.disconnect();
-}
-
-function toStoreError(err: unknown): MeetedgeError {
-  if (err instanceof MeetedgeError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(message)) {
-    return new MeetedgeError('INTERNAL', `redis refused a command: ${message}`, undefined, { cause: err });
-  }
-  return new MeetedgeError('UNAVAILABLE', `redis is not reachable: ${message}`, undefined, { cause: err });
-}
-
-function asArray(reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new MeetedgeError('INTERNAL', `expected a list from redis, got ${typeof reply}`);
-  return reply;
 }
 
 /** A module hash, as the flat [field, value, ...] list HGETALL gives inside a script. */

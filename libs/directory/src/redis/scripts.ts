@@ -15,8 +15,7 @@
  * - writes answer `{ 'ok', value }` or `{ 'fail', reason, extra? }`; the
  *   TypeScript side turns each reason into its coded MeetedgeError.
  */
-import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import { LuaScript } from '@meetedge/redis-kit';
 import { MAX_MODULES_PER_NODE } from '../directory';
 import { luaKeyFunctions } from './keys';
 
@@ -281,55 +280,31 @@ end
 return { redis.call('INCR', k), ttl }
 `;
 
-/** One script: its source (prelude included) and SHA1, run by EVALSHA with an EVAL fallback. */
-export class LuaScript {
-  readonly source: string;
-  readonly sha: string;
-
-  constructor(
-    readonly name: string,
-    body: string,
-  ) {
-    this.source = `${PRELUDE}\n${body}`;
-    this.sha = createHash('sha1').update(this.source).digest('hex');
-  }
-
-  /**
-   * EVALSHA first (scripts are cached by Redis); on NOSCRIPT, after a Redis
-   * restart or on a fresh server, EVAL sends the source once and caches it.
-   */
-  async run(client: Redis, args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, 0, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, 0, ...args);
-      }
-      throw err;
-    }
-  }
+/** A script with the prelude (keys, clock, replies) before its body. */
+function script(name: string, body: string): LuaScript {
+  return new LuaScript(name, `${PRELUDE}\n${body}`);
 }
 
 export const SCRIPTS = {
-  createAccount: new LuaScript('createAccount', CREATE_ACCOUNT),
-  createUser: new LuaScript('createUser', CREATE_USER),
-  userByEmail: new LuaScript('userByEmail', USER_BY_EMAIL),
-  updateUser: new LuaScript('updateUser', UPDATE_USER),
-  deleteUser: new LuaScript('deleteUser', DELETE_USER),
-  listUsers: new LuaScript('listUsers', LIST_USERS),
-  createMeeting: new LuaScript('createMeeting', CREATE_MEETING),
-  updateMeeting: new LuaScript('updateMeeting', UPDATE_MEETING),
-  deleteMeeting: new LuaScript('deleteMeeting', DELETE_MEETING),
-  listMeetings: new LuaScript('listMeetings', LIST_MEETINGS),
-  createZone: new LuaScript('createZone', CREATE_ZONE),
-  deleteZone: new LuaScript('deleteZone', DELETE_ZONE),
-  listZones: new LuaScript('listZones', LIST_ZONES),
-  createNode: new LuaScript('createNode', CREATE_NODE),
-  deleteNode: new LuaScript('deleteNode', DELETE_NODE),
-  listNodes: new LuaScript('listNodes', LIST_NODES),
-  assignModule: new LuaScript('assignModule', ASSIGN_MODULE),
-  removeModule: new LuaScript('removeModule', REMOVE_MODULE),
-  listModules: new LuaScript('listModules', LIST_MODULES),
-  listZoneModules: new LuaScript('listZoneModules', LIST_ZONE_MODULES),
-  countAttempt: new LuaScript('countAttempt', COUNT_ATTEMPT),
+  createAccount: script('createAccount', CREATE_ACCOUNT),
+  createUser: script('createUser', CREATE_USER),
+  userByEmail: script('userByEmail', USER_BY_EMAIL),
+  updateUser: script('updateUser', UPDATE_USER),
+  deleteUser: script('deleteUser', DELETE_USER),
+  listUsers: script('listUsers', LIST_USERS),
+  createMeeting: script('createMeeting', CREATE_MEETING),
+  updateMeeting: script('updateMeeting', UPDATE_MEETING),
+  deleteMeeting: script('deleteMeeting', DELETE_MEETING),
+  listMeetings: script('listMeetings', LIST_MEETINGS),
+  createZone: script('createZone', CREATE_ZONE),
+  deleteZone: script('deleteZone', DELETE_ZONE),
+  listZones: script('listZones', LIST_ZONES),
+  createNode: script('createNode', CREATE_NODE),
+  deleteNode: script('deleteNode', DELETE_NODE),
+  listNodes: script('listNodes', LIST_NODES),
+  assignModule: script('assignModule', ASSIGN_MODULE),
+  removeModule: script('removeModule', REMOVE_MODULE),
+  listModules: script('listModules', LIST_MODULES),
+  listZoneModules: script('listZoneModules', LIST_ZONE_MODULES),
+  countAttempt: script('countAttempt', COUNT_ATTEMPT),
 } as const;

@@ -12,8 +12,7 @@
  * - "now" is Redis server time (`TIME`), never a caller's clock, so ZCPs with
  *   skewed clocks agree on who is live. Timestamps are integer ms.
  */
-import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import { LuaScript } from '@meetedge/redis-kit';
 import { luaKeyFunctions } from './keys';
 
 const PRELUDE = `
@@ -279,49 +278,25 @@ publish({ type = 'top-released', meetingId = meeting, moduleId = module_id, reas
 return 1
 `;
 
-/** One script: its source (prelude included) and SHA1, run by EVALSHA with an EVAL fallback. */
-export class LuaScript {
-  readonly source: string;
-  readonly sha: string;
-
-  constructor(
-    readonly name: string,
-    body: string,
-  ) {
-    this.source = `${PRELUDE}\n${body}`;
-    this.sha = createHash('sha1').update(this.source).digest('hex');
-  }
-
-  /**
-   * EVALSHA first (scripts are cached by Redis); on NOSCRIPT, after a Redis
-   * restart or on a fresh server, EVAL sends the source once and caches it.
-   */
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, keys.length, ...keys, ...args);
-      }
-      throw err;
-    }
-  }
+/** A script with the prelude (keys, clock, replies) before its body. */
+function script(name: string, body: string): LuaScript {
+  return new LuaScript(name, `${PRELUDE}\n${body}`);
 }
 
 export const SCRIPTS = {
-  register: new LuaScript('register', REGISTER),
-  heartbeat: new LuaScript('heartbeat', HEARTBEAT),
-  setDraining: new LuaScript('setDraining', SET_DRAINING),
-  getModule: new LuaScript('getModule', GET_MODULE),
-  listZone: new LuaScript('listZone', LIST_ZONE),
-  deregister: new LuaScript('deregister', DEREGISTER),
-  sweep: new LuaScript('sweep', SWEEP),
-  reserve: new LuaScript('reserve', RESERVE),
-  confirm: new LuaScript('confirm', CONFIRM),
-  release: new LuaScript('release', RELEASE),
-  addMeetingModule: new LuaScript('addMeetingModule', ADD_MEETING_MODULE),
-  removeMeetingModule: new LuaScript('removeMeetingModule', REMOVE_MEETING_MODULE),
-  meetingModules: new LuaScript('meetingModules', MEETING_MODULES),
-  claimTop: new LuaScript('claimTop', CLAIM_TOP),
-  releaseTop: new LuaScript('releaseTop', RELEASE_TOP),
+  register: script('register', REGISTER),
+  heartbeat: script('heartbeat', HEARTBEAT),
+  setDraining: script('setDraining', SET_DRAINING),
+  getModule: script('getModule', GET_MODULE),
+  listZone: script('listZone', LIST_ZONE),
+  deregister: script('deregister', DEREGISTER),
+  sweep: script('sweep', SWEEP),
+  reserve: script('reserve', RESERVE),
+  confirm: script('confirm', CONFIRM),
+  release: script('release', RELEASE),
+  addMeetingModule: script('addMeetingModule', ADD_MEETING_MODULE),
+  removeMeetingModule: script('removeMeetingModule', REMOVE_MEETING_MODULE),
+  meetingModules: script('meetingModules', MEETING_MODULES),
+  claimTop: script('claimTop', CLAIM_TOP),
+  releaseTop: script('releaseTop', RELEASE_TOP),
 } as const;
