@@ -17,10 +17,8 @@ import {
   type RosterEntry,
 } from '@meetedge/signaling';
 import { Emitter } from './emitter';
-import type { SocketLike } from './session';
+import { OPEN, closedByPeer, dropSocket, type SocketLike } from './socket';
 
-const OPEN = 1;
-const CLOSED = 3;
 
 /** One event per server message type, named as the type (`error` is `refused`), with the message. */
 type MessageEvents = { [T in Exclude<MeetingServerMessageType, 'error'>]: [MeetingServerMessageOf<T>] };
@@ -88,7 +86,7 @@ export class MeetingSignalSession extends Emitter<MeetingSignalEvents> {
     try {
       await this.welcomed(token, timeoutMs);
     } catch (err) {
-      this.drop();
+      dropSocket(this.socket);
       this.onClose(1006, 'connect failed');
       throw err;
     }
@@ -222,30 +220,12 @@ export class MeetingSignalSession extends Emitter<MeetingSignalEvents> {
     this.socket.send(JSON.stringify(message));
   }
 
-  private drop(): void {
-    if (this.socket.terminate) this.socket.terminate();
-    else this.socket.close();
-  }
 
   /** Leaves the meeting; waits up to 2 s for the server to close the socket. Harmless once closed. */
   async leave(): Promise<void> {
     if (this.closed) return;
     if (this.socket.readyState === OPEN) this.send({ type: 'leave' });
-    await new Promise<void>((resolve) => {
-      if (this.socket.readyState === CLOSED) return resolve();
-      const timer = setTimeout(() => {
-        this.drop();
-        resolve();
-      }, 2000);
-      this.socket.addEventListener(
-        'close',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    await closedByPeer(this.socket);
     this.onClose(1000, 'left');
   }
 }

@@ -13,32 +13,11 @@
 import { ERROR_CODES, MeetedgeError, type ErrorCode } from '@meetedge/core';
 import { isServerMessage, type ServerMessage, type ServerMessageOf, type TrackInfo, type TrackSource } from '@meetedge/signaling';
 import { Emitter } from './emitter';
+import { OPEN, closedByPeer, dropSocket, type SocketLike } from './socket';
 
 export type MediaKind = 'audio' | 'video';
 
-/** What the session needs of a WebSocket; `ws` and the browser's WebSocket both have it. */
-export interface SocketLike {
-  /** 0 connecting, 1 open, 2 closing, 3 closed (the WebSocket constants). */
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  /** Drops the connection without a closing handshake (ws has it; a browser closes instead). */
-  terminate?(): void;
-  addEventListener<E extends keyof SocketEvents>(type: E, listener: (event: SocketEvents[E]) => void, options?: { once?: boolean }): void;
-  removeEventListener<E extends keyof SocketEvents>(type: E, listener: (event: SocketEvents[E]) => void): void;
-}
-
-export interface SocketEvents {
-  open: unknown;
-  /** `data` is a string for a text frame. */
-  message: { readonly data: unknown };
-  close: { readonly code: number; readonly reason: string };
-  /** ws gives a `message`; a browser says nothing about the cause. */
-  error: unknown;
-}
-
-const OPEN = 1;
-const CLOSED = 3;
+export type { SocketEvents, SocketLike } from './socket';
 
 /** A receive slot: a receive-only transceiver of the client's offer, and the published track it carries now. */
 export interface ReceiveSlot {
@@ -141,7 +120,7 @@ export class MediaSession<Publication extends { source: TrackSource }, Remote ex
     try {
       await this.joined(ticket, timeoutMs);
     } catch (err) {
-      this.drop();
+      dropSocket(this.socket);
       this.onClose(1006, 'join failed');
       throw err;
     }
@@ -327,30 +306,12 @@ export class MediaSession<Publication extends { source: TrackSource }, Remote ex
     this.socket.send(JSON.stringify(message));
   }
 
-  private drop(): void {
-    if (this.socket.terminate) this.socket.terminate();
-    else this.socket.close();
-  }
 
   /** Leaves the meeting and closes everything; waits up to 2 s for the module to close the socket. Harmless once closed. */
   async leave(): Promise<void> {
     if (this.closed) return;
     if (this.socket.readyState === OPEN) this.send({ type: 'leave' });
-    await new Promise<void>((resolve) => {
-      if (this.socket.readyState === CLOSED) return resolve();
-      const timer = setTimeout(() => {
-        this.drop();
-        resolve();
-      }, 2000);
-      this.socket.addEventListener(
-        'close',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    await closedByPeer(this.socket);
     this.onClose(1000, 'left');
   }
 }
