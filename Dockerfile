@@ -60,7 +60,7 @@ USER node
 # what each service really listens on): dashboard HTTP 8080, gRPC 8081; zcp HTTP 8090;
 # sfu HTTP 8100 + media 8801 UDP and TCP; all-in-one: those HTTP ports plus
 # its cloud MMR's HTTP 8110 and media 8802.
-EXPOSE 8080/tcp 8081/tcp 8090/tcp 8100/tcp 8801/udp 8801/tcp 8110/tcp 8802/udp 8802/tcp
+EXPOSE 8080/tcp 8081/tcp 8090/tcp 8091/tcp 8100/tcp 8801/udp 8801/tcp 8110/tcp 8802/udp 8802/tcp
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "healthcheck.cjs"]
 # exec: node becomes PID 1 and gets SIGTERM directly for a graceful shutdown.
 CMD ["sh", "-c", "exec node --enable-source-maps dist/apps/${APP}/main.js"]

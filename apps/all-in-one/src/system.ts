@@ -39,7 +39,8 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
   // Media binds where HTTP does (loopback by default: a laptop's demo stays on the laptop).
   const mediaListenIp = isIP(config.httpHost) ? config.httpHost : '0.0.0.0';
   // Access tokens: a key pair made at start (tokens die with the process).
-  const tokenKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const tokenKeys = generateTicketKeys();
+  const tokenKey = tokenKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const dashboard = buildDashboard(
     loadDashboardConfig({
       ...common,
@@ -55,7 +56,20 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
     { logger, directory: new MemoryDirectory(), ownsDirectory: true, metrics: createServiceMetrics('dashboard', true) },
   );
   const zcp = buildZcp(
-    loadZcpConfig({ ...common, ...onMemory, MEETEDGE_HTTP_PORT: String(config.zcpPort), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'local' }),
+    loadZcpConfig({
+      ...common,
+      ...onMemory,
+      MEETEDGE_HTTP_PORT: String(config.zcpPort),
+      // The modules of this process do not register over gRPC; any free port keeps 8091 for a real ZCP.
+      MEETEDGE_GRPC_PORT: '0',
+      MEETEDGE_ZCP_ID: 'zcp-1',
+      MEETEDGE_ZONE_ID: 'local',
+      // The join API: the control plane's token key, this process's ticket key, its zone controller and cloud MMR.
+      MEETEDGE_TOKEN_PUBLIC_KEY: tokenKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      MEETEDGE_TICKET_PRIVATE_KEY: tickets.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      MEETEDGE_ZONE_CONTROLLER_ADDRESS: `${hostForUrl(config.httpHost)}:${config.dashboardGrpcPort}`,
+      MEETEDGE_CLOUD_MMR_URL: `ws://${hostForUrl(config.httpHost)}:${config.cloudMmrPort}/v1/media`,
+    }),
     { logger, state, metrics: createServiceMetrics('zcp', false) },
   );
   const sfu = buildSfu(

@@ -11,6 +11,11 @@ import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 const root = path.resolve(__dirname, '../../..');
 const ticketPublicKey = generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const tokenPrivateKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+/** The keys a ZCP's join API requires. */
+const zcpKeys = {
+  MEETEDGE_TOKEN_PUBLIC_KEY: generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  MEETEDGE_TICKET_PRIVATE_KEY: generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+};
 
 interface Run {
   child: ChildProcess;
@@ -63,7 +68,7 @@ afterEach(async () => {
 
 describe.each([
   ['sfu', { MEETEDGE_MODULE_ID: 'sfu-1', MEETEDGE_ZONE_ID: 'hq', MEETEDGE_NODE_ID: 'n1', MEETEDGE_TICKET_PUBLIC_KEY: ticketPublicKey }],
-  ['zcp', { MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq' }],
+  ['zcp', { MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq', ...zcpKeys }],
   ['dashboard', { MEETEDGE_TOKEN_PRIVATE_KEY: tokenPrivateKey }],
 ])('%s process', (app, required) => {
   it('stops at boot with one line naming a bad key', async () => {
@@ -90,6 +95,7 @@ describe('services against a real Redis', () => {
 
   it('zcp serves /healthz with the state check and exits 0 on SIGTERM', async () => {
     const r = run('zcp', {
+      ...zcpKeys,
       MEETEDGE_ZCP_ID: 'zcp-1',
       MEETEDGE_ZONE_ID: 'hq',
       MEETEDGE_HTTP_PORT: '0',

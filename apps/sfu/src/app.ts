@@ -7,6 +7,7 @@
  */
 import websocket from '@fastify/websocket';
 import { MEETEDGE_VERSION } from '@meetedge/core';
+import { v1 } from '@meetedge/proto';
 import {
   Gauge,
   baseUrlOf,
@@ -22,6 +23,8 @@ import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { MediaServer, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
+import { loadSampler } from './registration/load';
+import { ZcpRegistrar } from './registration/zcp-registrar';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, TcpMux, UdpMux, createPeerConnection, type TcpMuxStats, type UdpMuxStats } from './webrtc';
 
 export interface SfuDeps {
@@ -142,6 +145,25 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports
   }
 }
 
+/**
+ * What the module announces to the ZCPs. Its media URL is the media-session
+ * WebSocket on the announced IP (where its ICE candidates point) and the
+ * HTTP port it really listens on.
+ */
+function registerMessage(config: SfuConfig, baseUrl: string | undefined): v1.Register {
+  const port = baseUrl ? new URL(baseUrl).port : String(config.httpPort);
+  const host = config.announcedIp.includes(':') ? `[${config.announcedIp}]` : config.announcedIp;
+  return v1.Register.create({
+    moduleId: config.moduleId,
+    zoneId: config.zoneId,
+    nodeId: config.nodeId,
+    role: config.role === 'cloud' ? v1.ModuleRole.CLOUD : v1.ModuleRole.EDGE,
+    mediaUrl: `ws://${host}:${port}/v1/media`,
+    capacityUnits: config.capacityUnits,
+    version: MEETEDGE_VERSION,
+  });
+}
+
 export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
   const name = config.role === 'cloud' ? 'cloud-mmr' : 'sfu';
   const logger = deps.logger.child({ service: name, moduleId: config.moduleId, zoneId: config.zoneId, role: config.role });
@@ -191,6 +213,24 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     version: MEETEDGE_VERSION,
   }));
 
+  // Registration with every ZCP of the zone (none listed: standalone, nothing registers).
+  let baseUrl: string | undefined;
+  const registrar =
+    config.zcpAddresses.length === 0
+      ? undefined
+      : new ZcpRegistrar({
+          addresses: config.zcpAddresses,
+          logger: logger.child({ component: 'registration' }),
+          register: () => registerMessage(config, baseUrl),
+          load: loadSampler(() => media.stats()),
+          onCommand: (command, zcpAddress) => {
+            if (command.$case === 'drain') {
+              if (media.drainReason === undefined) logger.warn({ zcpAddress, reason: command.value.reason }, 'draining: no new participants');
+              media.drain(command.value.reason);
+            }
+          },
+        });
+
   http.get('/v1/stats', async () => ({
     module: media.stats(),
     udp: ports?.udp.stats(),
@@ -205,9 +245,13 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
       ports = await openMediaPorts(config);
       logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp }, 'media port open');
       await http.listen({ host: config.httpHost, port: config.httpPort });
-      return baseUrlOf(http);
+      baseUrl = baseUrlOf(http);
+      registrar?.start();
+      return baseUrl;
     },
     close: once(async () => {
+      // Deregister first: the ZCPs stop placing anyone here before the sessions close.
+      await registrar?.close();
       await media.close();
       await http.close();
       await Promise.all([ports?.udp.close(), ports?.tcp?.close()]);

@@ -1,6 +1,21 @@
 import { ModuleId, NodeId, ZoneId, parseTicketPublicKey } from '@meetedge/core';
 import { commonKeys, key, loadConfig, stateKeys, type ConfigOf } from '@meetedge/service-kit';
 
+/** `host:port` entries of a comma-separated list; blanks between commas are ignored. */
+export function parseZcpAddresses(raw: string): readonly string[] {
+  const addresses = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const address of addresses) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) throw new Error(`"${address}" is not host:port`);
+  }
+  if (new Set(addresses).size !== addresses.length) throw new Error('an address is listed twice');
+  return Object.freeze(addresses);
+}
+
 /** Every key the SFU/iMMR module accepts (see docs/configuration.md). */
 export const sfuConfigSpec = {
   ...commonKeys,
@@ -66,6 +81,14 @@ export const sfuConfigSpec = {
     min: 100,
     max: 50_000,
   }),
+  zcpAddresses: key.parsed(
+    'MEETEDGE_ZCP_ADDRESSES',
+    {
+      doc: 'comma-separated host:port gRPC addresses of every ZCP of the zone; the module registers with each. Empty: the module registers nowhere (standalone)',
+      default: [] as readonly string[],
+    },
+    parseZcpAddresses,
+  ),
   capacityUnits: key.int('MEETEDGE_CAPACITY_UNITS', {
     doc: 'capacity in units: an SD participant costs 1, an HD participant 2',
     default: 400,

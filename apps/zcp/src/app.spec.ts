@@ -3,6 +3,7 @@ import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { buildApp } from './app';
 import { loadZcpConfig } from './config';
+import { zcpKeyEnv } from './join/test-support';
 
 describe('zcp app', () => {
   let state: MemoryClusterState;
@@ -10,7 +11,7 @@ describe('zcp app', () => {
 
   beforeEach(async () => {
     state = new MemoryClusterState();
-    const config = loadZcpConfig({ MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq' });
+    const config = loadZcpConfig({ ...zcpKeyEnv(), MEETEDGE_ZCP_ID: 'zcp-1', MEETEDGE_ZONE_ID: 'hq' });
     app = buildApp(config, { logger: createLogger({ level: 'silent' }), state });
     await app.http.ready();
   });

@@ -3,7 +3,9 @@
  * gRPC, placement and the join API arrive with issue [4]; today the ZCP
  * serves its zone's live modules from the cluster state, health and metrics.
  */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { MEETEDGE_VERSION } from '@meetedge/core';
+import { v1 } from '@meetedge/proto';
 import {
   baseUrlOf,
   createHttpServer,
@@ -15,6 +17,9 @@ import {
 } from '@meetedge/service-kit';
 import type { ClusterState } from '@meetedge/state';
 import type { ZcpConfig } from './config';
+import { Assigner, GrpcMeetingInfoSource, registerJoinRoutes, type MeetingInfoSource } from './join';
+import { ModuleRegistry, type ModuleRegistryOptions } from './registry/module-registry';
+import { registerRegistryRoutes } from './registry/routes';
 
 export interface ZcpDeps {
   logger: Logger;
@@ -22,6 +27,19 @@ export interface ZcpDeps {
   metrics?: ServiceMetrics;
   /** Close the store with the ZCP (it opened it); shared stores are closed by their owner. */
   ownsState?: boolean;
+  /** Registry timings (tests shorten them); defaults in registry/module-registry.ts. */
+  registry?: Pick<ModuleRegistryOptions, 'heartbeatIntervalMs' | 'ttlMs' | 'sweepIntervalMs'>;
+  /** Meeting info for joins; default: the cloud zone controller at MEETEDGE_ZONE_CONTROLLER_ADDRESS (closed with the ZCP). */
+  meetingInfo?: MeetingInfoSource;
+  /** Clock for tokens and tickets, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface ZcpService extends Service {
+  /** Modules of the zone registered over gRPC, and the commands sent to them. */
+  readonly registry: ModuleRegistry;
+  /** The bound ZoneControllerProxy gRPC port (after start). */
+  grpcPort(): number;
 }
 
 const moduleSchema = {
@@ -48,7 +66,7 @@ const moduleSchema = {
   },
 } as const;
 
-export function buildApp(config: ZcpConfig, deps: ZcpDeps): Service {
+export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
   const logger = deps.logger.child({ service: 'zcp', zcpId: config.zcpId, zoneId: config.zoneId });
   const metrics = deps.metrics ?? createServiceMetrics('zcp');
   const http = createHttpServer({
@@ -75,15 +93,47 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): Service {
     async () => ({ zoneId: config.zoneId, modules: await deps.state.listModules(config.zoneId) }),
   );
 
+  const registry = new ModuleRegistry({ ...deps.registry, zcpId: config.zcpId, zoneId: config.zoneId, state: deps.state, logger, metrics });
+  registerRegistryRoutes(http, registry);
+  const now = deps.now ?? Date.now;
+  const meetingInfo =
+    deps.meetingInfo ?? new GrpcMeetingInfoSource({ address: config.zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId });
+  const assigner = new Assigner({
+    zoneId: config.zoneId,
+    state: deps.state,
+    meetingInfo,
+    ticketKey: config.ticketPrivateKey,
+    ticketTtlMs: config.ticketTtlMs,
+    cloudMmrUrl: config.cloudMmrUrl,
+    logger,
+    now,
+  });
+  registerJoinRoutes(http, { assigner, tokenPublicKey: config.tokenPublicKey, now });
+
+  const grpc = new Server();
+  grpc.addService(v1.ZoneControllerProxyService, registry.service);
+  let grpcPort = 0;
+
   return {
     name: 'zcp',
     http,
+    registry,
+    grpcPort: () => grpcPort,
     async start() {
+      grpcPort = await new Promise<number>((resolve, reject) => {
+        grpc.bindAsync(`${config.httpHost}:${config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      });
+      registry.start();
+      logger.info({ grpcPort }, 'module registry listening');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       return baseUrlOf(http);
     },
     close: once(async () => {
+      await registry.close();
+      await Promise.race([new Promise<void>((resolve) => grpc.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      grpc.forceShutdown();
       await http.close();
+      if (!deps.meetingInfo) await meetingInfo.close();
       if (deps.ownsState) await deps.state.close();
     }),
   };

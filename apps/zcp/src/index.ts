@@ -1,2 +1,2 @@
-export { buildApp, type ZcpDeps } from './app';
+export { buildApp, type ZcpDeps, type ZcpService } from './app';
 export { loadZcpConfig, zcpConfigSpec, type ZcpConfig } from './config';

@@ -61,6 +61,8 @@ export class MediaServer {
   sessionsRefused = 0;
   readonly now: () => number;
   closed = false;
+  /** Why the module is draining (a ZCP sent Drain); while set, new joins are refused. */
+  drainReason: string | undefined;
 
   constructor(readonly options: MediaServerOptions) {
     this.ledger = new CapacityLedger(options.moduleId, options.capacityUnits);
@@ -92,6 +94,11 @@ export class MediaServer {
     const previous = this.joined.get(holder);
     this.joined.set(holder, session);
     if (previous && previous !== session) await previous.replaced();
+  }
+
+  /** Whether a participant (`meetingId/participantId`) has a joined session here. */
+  isJoined(holder: string): boolean {
+    return this.joined.has(holder);
   }
 
   /** Forgets `session` as the joined session of `holder`, unless another took its place. */
@@ -161,6 +168,14 @@ export class MediaServer {
       sessions: this.sessions.size,
       sessionsRefused: this.sessionsRefused,
     };
+  }
+
+  /**
+   * Takes no new participants from now on (a ZCP sent Drain): a join is
+   * refused with CONFLICT; participants already here stay.
+   */
+  drain(reason: string): void {
+    this.drainReason = reason || 'draining';
   }
 
   /** Closes every session (participants are told) and meeting. */

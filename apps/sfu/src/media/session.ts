@@ -131,9 +131,13 @@ export class MediaSession {
     if (mode !== undefined && mode !== claims.mode) {
       throw new MeetedgeError('CONFLICT', `meeting ${claims.meetingId} is ${mode} on this module, the ticket says ${claims.mode}`);
     }
+    const holder = holderOf(claims.meetingId, claims.participantId);
+    // A draining module keeps its participants (a reconnect of one is not new) but takes nobody new.
+    if (server.drainReason !== undefined && !server.isJoined(holder)) {
+      throw new MeetedgeError('CONFLICT', `this module is draining (${server.drainReason}) and takes no new participants; ask a ZCP for another module`);
+    }
     // A participant joining again (a reconnect) replaces its old session,
     // which leaves the meeting and frees its units first.
-    const holder = holderOf(claims.meetingId, claims.participantId);
     this.holder = holder;
     await server.claim(holder, this);
     if (this.state !== 'joining') return;

@@ -1,0 +1,1 @@
+export { freeUnits, placementCandidates, type PlacementCandidate, type PlacementModule, type PlacementRequest } from './placement';

@@ -1,0 +1,243 @@
+// Module registration against two real ZCPs sharing a real Redis, with a
+// module played by a plain gRPC client (the SFU's own registrar is tested in
+// apps/sfu; a real module process in apps/zcp/test).
+import { credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
+import { ModuleId, ReservationId, generateTicketKeys } from '@meetedge/core';
+import { v1 } from '@meetedge/proto';
+import { createLogger } from '@meetedge/service-kit';
+import { RedisClusterState } from '@meetedge/state';
+import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
+import { buildApp, type ZcpService } from '../app';
+import { loadZcpConfig } from '../config';
+
+jest.setTimeout(30_000);
+
+const logger = createLogger({ level: 'silent' });
+const tickets = generateTicketKeys();
+/** Keys the join API needs at boot; registration does not use them. */
+const keys = {
+  MEETEDGE_TOKEN_PUBLIC_KEY: generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  MEETEDGE_TICKET_PRIVATE_KEY: tickets.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+};
+
+const register = (overrides: Partial<v1.Register> = {}): v1.ModuleMessage => ({
+  kind: {
+    $case: 'register',
+    value: v1.Register.create({
+      moduleId: 'sfu-1',
+      zoneId: 'hq',
+      nodeId: 'node-a',
+      role: v1.ModuleRole.EDGE,
+      mediaUrl: 'ws://127.0.0.1:8100/v1/media',
+      capacityUnits: 400,
+      version: '0.1.0',
+      ...overrides,
+    }),
+  },
+});
+
+const heartbeat = (seq: number, participants = 0): v1.ModuleMessage => ({
+  kind: { $case: 'heartbeat', value: v1.Heartbeat.create({ seq, participants, meetings: participants > 0 ? 1 : 0, usedUnits: participants }) },
+});
+
+/** A module's end of one Connect stream: what it received, and how the stream ended. */
+interface FakeLink {
+  readonly call: ClientDuplexStream<v1.ModuleMessage, v1.ZcpMessage>;
+  readonly received: v1.ZcpMessage[];
+  /** The stream's final status, once it ended. */
+  ended: { code: status; details: string; errorCode?: string } | undefined;
+}
+
+describe('module registry (ZoneControllerProxy.Connect)', () => {
+  let redis: TestRedis;
+  let states: RedisClusterState[] = [];
+  let zcps: ZcpService[] = [];
+  let clients: v1.ZoneControllerProxyClient[] = [];
+  let links: FakeLink[] = [];
+  let prefix = 0;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  /** Two ZCPs of zone hq on one store (each with its own connection). */
+  beforeEach(async () => {
+    const keyPrefix = `reg${++prefix}:`;
+    for (const id of ['zcp-1', 'zcp-2']) {
+      const state = new RedisClusterState({ url: redis.url, keyPrefix });
+      states.push(state);
+      const config = loadZcpConfig({ ...keys, MEETEDGE_ZCP_ID: id, MEETEDGE_ZONE_ID: 'hq', MEETEDGE_HTTP_PORT: '0', MEETEDGE_GRPC_PORT: '0' });
+      const zcp = buildApp(config, { logger, state });
+      zcps.push(zcp);
+      await zcp.start();
+    }
+  });
+
+  afterEach(async () => {
+    for (const link of links) link.call.cancel();
+    for (const client of clients) client.close();
+    await Promise.all(zcps.map((z) => z.close()));
+    await Promise.all(states.map((s) => s.close()));
+    links = [];
+    clients = [];
+    zcps = [];
+    states = [];
+  });
+
+  const zcp = (i: number): ZcpService => {
+    const z = zcps[i];
+    if (!z) throw new Error(`no zcp ${i}`);
+    return z;
+  };
+  const state = (): RedisClusterState => {
+    const s = states[0];
+    if (!s) throw new Error('no state');
+    return s;
+  };
+
+  function open(zcpIndex: number): FakeLink {
+    const client = new v1.ZoneControllerProxyClient(`127.0.0.1:${zcp(zcpIndex).grpcPort()}`, credentials.createInsecure());
+    clients.push(client);
+    const call = client.connect();
+    const link: FakeLink = { call, received: [], ended: undefined };
+    call.on('data', (m: v1.ZcpMessage) => link.received.push(m));
+    call.on('error', () => undefined);
+    call.on('status', (s) => {
+      const errorCode = s.metadata.get('meetedge-error-code')[0];
+      link.ended = { code: s.code, details: s.details, errorCode: typeof errorCode === 'string' ? errorCode : undefined };
+    });
+    links.push(link);
+    return link;
+  }
+
+  const listed = async (zcpIndex: number): Promise<{ id: string; draining: boolean; load: { participants: number } }[]> => {
+    const res = await zcp(zcpIndex).http.inject({ method: 'GET', url: '/v1/zone/modules' });
+    return (res.json() as { modules: { id: string; draining: boolean; load: { participants: number } }[] }).modules;
+  };
+
+  async function registered(zcpIndex: number, overrides: Partial<v1.Register> = {}): Promise<FakeLink> {
+    const link = open(zcpIndex);
+    link.call.write(register(overrides));
+    await waitFor(() => link.received.some((m) => m.kind?.$case === 'registerAck'), { description: 'register_ack' });
+    return link;
+  }
+
+  it('a module registered with both ZCPs is listed by both; RegisterAck gives the timings', async () => {
+    const a = await registered(0);
+    await registered(1);
+    expect(a.received[0]?.kind).toEqual({ $case: 'registerAck', value: { zcpId: 'zcp-1', heartbeatIntervalMs: 1000, ttlMs: 3000 } });
+    for (const i of [0, 1]) {
+      expect((await listed(i)).map((m) => m.id)).toEqual(['sfu-1']);
+      expect(zcp(i).registry.connectedModules()).toEqual(['sfu-1']);
+    }
+    const metrics = await zcp(0).http.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/meetedge_zcp_connected_modules\{service="zcp"\} 1/);
+    expect(metrics.body).toMatch(/meetedge_zcp_module_registrations_total\{service="zcp"\} 1/);
+  });
+
+  it('heartbeats keep a module alive past its TTL and carry its load', async () => {
+    const link = await registered(0);
+    let seq = 0;
+    const timer = setInterval(() => link.call.write(heartbeat(++seq, 3)), 500);
+    try {
+      await waitFor(async () => (await listed(1))[0]?.load.participants === 3, { description: 'load reported' });
+      const start = Date.now();
+      // Well past the 3 s TTL, with sweeps running on both ZCPs.
+      await waitFor(() => Date.now() - start > 4000, { timeoutMs: 10_000, intervalMs: 200 });
+      expect((await listed(1)).map((m) => m.id)).toEqual(['sfu-1']);
+    } finally {
+      clearInterval(timer);
+    }
+    const metrics = await zcp(0).http.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/meetedge_zcp_module_heartbeats_total\{service="zcp"\} \d+/);
+  });
+
+  it('a module whose streams break is gone after its TTL and one sweep, its reservations freed', async () => {
+    const links = [await registered(0), await registered(1)];
+    const reserved = await state().reserve({ moduleId: ModuleId('sfu-1'), reservationId: ReservationId('r-1'), units: 2 });
+    expect(reserved.ok).toBe(true);
+    const gone: string[] = [];
+    const unsubscribe = await state().subscribe((e) => {
+      if (e.type === 'module-gone') gone.push(`${e.moduleId}:${e.reason}`);
+    });
+    const killedAt = Date.now();
+    for (const link of links) link.call.cancel();
+    await waitFor(async () => (await listed(0)).length === 0, { timeoutMs: 8000, description: 'module expired' });
+    await waitFor(() => gone.length > 0, { timeoutMs: 5000, description: 'module-gone event' });
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2500);
+    expect(gone).toEqual(['sfu-1:expired']);
+    expect(await state().getModule(ModuleId('sfu-1'))).toBeUndefined();
+    // Its reservation was freed with it: a module registering under the id starts empty.
+    await registered(0);
+    expect(await state().getModule(ModuleId('sfu-1'))).toMatchObject({ reservedUnits: 0, draining: false });
+    await unsubscribe();
+  });
+
+  it('Deregister removes the module at once and ends the stream', async () => {
+    const link = await registered(0);
+    const other = await registered(1);
+    link.call.write({ kind: { $case: 'deregister', value: {} } });
+    await waitFor(() => link.ended, { description: 'stream ended' });
+    expect(link.ended?.code).toBe(status.OK);
+    expect(await listed(1)).toEqual([]);
+    expect(zcp(0).registry.connectedModules()).toEqual([]);
+    // The other ZCP's stream is still open; the module deregisters there too.
+    other.call.write({ kind: { $case: 'deregister', value: {} } });
+    await waitFor(() => other.ended, { description: 'second stream ended' });
+    expect(await listed(0)).toEqual([]);
+  });
+
+  it.each([
+    ['another zone', { zoneId: 'branch' }, status.FAILED_PRECONDITION, 'CONFLICT', /serves zone branch; this ZCP serves zone hq/],
+    ['a bad module id', { moduleId: 'no spaces allowed' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.module_id/],
+    ['no role', { role: v1.ModuleRole.UNSPECIFIED }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.role/],
+    ['zero capacity', { capacityUnits: 0 }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.capacity_units/],
+    ['a media URL that is not one', { mediaUrl: 'not a url' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.media_url/],
+  ] as const)('a Register for %s is refused with a coded error', async (_what, overrides, code, errorCode, message) => {
+    const link = open(0);
+    link.call.write(register(overrides));
+    await waitFor(() => link.ended, { description: 'refusal' });
+    expect(link.ended).toMatchObject({ code, errorCode });
+    expect(link.ended?.details).toMatch(message);
+    expect(await listed(0)).toEqual([]);
+  });
+
+  it('a stream that does not start with Register is refused', async () => {
+    const link = open(1);
+    link.call.write(heartbeat(1));
+    await waitFor(() => link.ended, { description: 'refusal' });
+    expect(link.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/first message must be register/) });
+  });
+
+  it('POST /v1/zone/modules/:id/drain marks it draining in the state and sends Drain on its stream', async () => {
+    const link = await registered(0);
+    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-1/drain', payload: { reason: 'upgrade' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ moduleId: 'sfu-1', draining: true, notified: true });
+    expect((await listed(1))[0]?.draining).toBe(true);
+    await waitFor(() => link.received.find((m) => m.kind?.$case === 'drain'), { description: 'drain command' });
+    expect(link.received.find((m) => m.kind?.$case === 'drain')?.kind).toEqual({ $case: 'drain', value: { reason: 'upgrade', deadlineUnixMs: 0 } });
+    // Nobody new is placed on a draining module.
+    expect(await state().reserve({ moduleId: ModuleId('sfu-1'), reservationId: ReservationId('r-2'), units: 1 })).toMatchObject({ ok: false, reason: 'draining' });
+    // A module reconnecting to any ZCP learns that it is draining.
+    const again = await registered(1);
+    await waitFor(() => again.received.some((m) => m.kind?.$case === 'drain'), { description: 'drain on re-register' });
+  });
+
+  it('draining an unknown module is 404', async () => {
+    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-9/drain' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('a second Connect of the same module replaces the first', async () => {
+    const first = await registered(0);
+    await registered(0);
+    await waitFor(() => first.ended, { description: 'first stream ended' });
+    expect(zcp(0).registry.connectedModules()).toEqual(['sfu-1']);
+    expect((await listed(0)).map((m) => m.id)).toEqual(['sfu-1']);
+  });
+});

@@ -1,0 +1,335 @@
+/**
+ * Module registration (libs/proto module_registry.proto): the
+ * ZoneControllerProxy gRPC service every module of the zone holds a Connect
+ * stream to. The stream starts with Register; the ZCP records the module in
+ * the cluster state with a TTL, refreshes it on each Heartbeat and removes it
+ * on Deregister. A stream that ends without Deregister is a crash: nothing is
+ * removed here, the TTL runs out and the sweep (every ZCP runs one) frees
+ * the module's reservations. Whatever the ZCP learns goes to the shared state,
+ * so any ZCP of the zone serves the module's clients.
+ *
+ * Commands travel the other way on the same stream: `send` reaches a module
+ * connected to this ZCP (every module connects to every ZCP of its zone).
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { MeetedgeError, ModuleId, NodeId, ZoneId } from '@meetedge/core';
+import { toGrpcError, v1 } from '@meetedge/proto';
+import { Counter, Gauge, type Logger, type ServiceMetrics } from '@meetedge/service-kit';
+import type { ClusterState, ModuleRegistration, ModuleRole } from '@meetedge/state';
+
+/** How often a module must heartbeat, ms (told in RegisterAck). */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+/** A module silent for this long is gone, ms (its registry TTL; told in RegisterAck). */
+export const MODULE_TTL_MS = 3000;
+/** How often each ZCP sweeps expired modules, ms. */
+export const SWEEP_INTERVAL_MS = 1000;
+
+/** The largest capacity a module may announce, units (as MEETEDGE_CAPACITY_UNITS allows). */
+const MAX_CAPACITY_UNITS = 100_000;
+const MEDIA_URL_PROTOCOLS = ['http:', 'https:', 'ws:', 'wss:'];
+
+export interface ModuleRegistryOptions {
+  zcpId: string;
+  /** The zone this ZCP serves; a module of another zone is refused. */
+  zoneId: ZoneId;
+  state: ClusterState;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Defaults: HEARTBEAT_INTERVAL_MS, MODULE_TTL_MS, SWEEP_INTERVAL_MS. */
+  heartbeatIntervalMs?: number;
+  ttlMs?: number;
+  sweepIntervalMs?: number;
+}
+
+/** A command for a module (a ZcpMessage other than RegisterAck). */
+export type ModuleCommand = Exclude<NonNullable<v1.ZcpMessage['kind']>, { $case: 'registerAck' }>;
+
+export interface DrainResult {
+  /** True: the module was connected to this ZCP and was sent Drain. */
+  readonly notified: boolean;
+}
+
+type ModuleStream = ServerDuplexStream<v1.ModuleMessage, v1.ZcpMessage>;
+
+/** One module's Connect stream on this ZCP. */
+interface Connection {
+  readonly registration: ModuleRegistration;
+  readonly stream: ModuleStream;
+  lastSeq: number;
+}
+
+const ROLES: Partial<Record<v1.ModuleRole, ModuleRole>> = {
+  [v1.ModuleRole.EDGE]: 'edge',
+  [v1.ModuleRole.CLOUD]: 'cloud',
+};
+
+/**
+ * Register → domain registration, or INVALID_ARGUMENT / INVALID_ID naming the
+ * field; CONFLICT (gRPC FAILED_PRECONDITION) for a module of another zone.
+ */
+export function registrationFrom(register: v1.Register, zoneId: ZoneId): ModuleRegistration {
+  const field = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `register.${name}: ${(err as Error).message}`);
+    }
+  };
+  const id = field('module_id', () => ModuleId(register.moduleId));
+  const moduleZone = field('zone_id', () => ZoneId(register.zoneId));
+  const nodeId = field('node_id', () => NodeId(register.nodeId));
+  const role = ROLES[register.role];
+  if (!role) throw new MeetedgeError('INVALID_ARGUMENT', `register.role must be EDGE or CLOUD, got ${register.role}`);
+  let url: URL | undefined;
+  try {
+    url = new URL(register.mediaUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !MEDIA_URL_PROTOCOLS.includes(url.protocol) || url.hostname === '') {
+    throw new MeetedgeError('INVALID_ARGUMENT', `register.media_url must be an http(s) or ws(s) URL, got "${register.mediaUrl}"`);
+  }
+  const capacity = register.capacityUnits;
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY_UNITS) {
+    throw new MeetedgeError('INVALID_ARGUMENT', `register.capacity_units must be 1-${MAX_CAPACITY_UNITS}, got ${capacity}`);
+  }
+  if (!/^\S{1,64}$/.test(register.version)) throw new MeetedgeError('INVALID_ARGUMENT', 'register.version must be 1-64 characters without spaces');
+  if (moduleZone !== zoneId) {
+    throw new MeetedgeError('CONFLICT', `module ${id} serves zone ${moduleZone}; this ZCP serves zone ${zoneId}`, { moduleZone, zcpZone: zoneId });
+  }
+  return { id, zoneId: moduleZone, nodeId, role, mediaUrl: register.mediaUrl, capacityUnits: capacity, version: register.version };
+}
+
+export class ModuleRegistry {
+  /** Modules with a registered Connect stream on this ZCP. */
+  private readonly connections = new Map<ModuleId, Connection>();
+  private readonly streams = new Set<ModuleStream>();
+  private readonly heartbeatIntervalMs: number;
+  private readonly ttlMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly logger: Logger;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private closed = false;
+  private readonly counters: {
+    registrations: Counter;
+    refused: Counter;
+    heartbeats: Counter;
+    sweeps: Counter;
+    expired: Counter;
+    deregistered: Counter;
+  };
+
+  constructor(private readonly options: ModuleRegistryOptions) {
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.ttlMs = options.ttlMs ?? MODULE_TTL_MS;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
+    this.logger = options.logger.child({ component: 'module-registry' });
+    const registers = [options.metrics.registry];
+    const connections = this.connections;
+    new Gauge({
+      name: 'meetedge_zcp_connected_modules',
+      help: 'Modules with a registered Connect stream on this ZCP',
+      registers,
+      collect() {
+        this.set(connections.size);
+      },
+    });
+    this.counters = {
+      registrations: new Counter({ name: 'meetedge_zcp_module_registrations_total', help: 'Register messages accepted', registers }),
+      refused: new Counter({ name: 'meetedge_zcp_module_registrations_refused_total', help: 'Connect streams refused (bad or foreign Register)', registers }),
+      heartbeats: new Counter({ name: 'meetedge_zcp_module_heartbeats_total', help: 'Heartbeats received from modules', registers }),
+      sweeps: new Counter({ name: 'meetedge_zcp_module_sweeps_total', help: 'Sweeps of expired modules this ZCP ran', registers }),
+      expired: new Counter({ name: 'meetedge_zcp_modules_expired_total', help: 'Modules this ZCP removed because their heartbeats stopped', registers }),
+      deregistered: new Counter({ name: 'meetedge_zcp_modules_deregistered_total', help: 'Modules that left cleanly through this ZCP', registers }),
+    };
+  }
+
+  /** The gRPC implementation to add to a Server with v1.ZoneControllerProxyService. */
+  readonly service: v1.ZoneControllerProxyServer = {
+    connect: (stream: ModuleStream) => this.connect(stream),
+  };
+
+  /** Ids of the modules connected to this ZCP, sorted. */
+  connectedModules(): ModuleId[] {
+    return [...this.connections.keys()].sort();
+  }
+
+  /**
+   * Sends a command to a module connected to this ZCP. Returns false when it
+   * is not connected here (another ZCP of the zone may hold its stream).
+   */
+  send(moduleId: ModuleId, command: ModuleCommand): boolean {
+    const connection = this.connections.get(moduleId);
+    if (!connection) return false;
+    connection.stream.write({ kind: command });
+    return true;
+  }
+
+  /**
+   * Marks a module draining in the cluster state (no ZCP places anyone new on
+   * it) and sends it Drain if it is connected here. NOT_FOUND when it is not
+   * a live module of this zone.
+   */
+  async drain(moduleId: ModuleId, drain: v1.Drain): Promise<DrainResult> {
+    const module = await this.options.state.getModule(moduleId);
+    if (!module || module.zoneId !== this.options.zoneId || !(await this.options.state.setDraining(moduleId, true))) {
+      throw new MeetedgeError('NOT_FOUND', `no live module ${moduleId} in zone ${this.options.zoneId}`);
+    }
+    const notified = this.send(moduleId, { $case: 'drain', value: drain });
+    this.logger.info({ moduleId, notified, reason: drain.reason }, 'module draining');
+    return { notified };
+  }
+
+  /** Starts sweeping expired modules every `sweepIntervalMs`. */
+  start(): void {
+    if (this.sweepTimer || this.closed) return;
+    this.sweepTimer = setInterval(() => {
+      this.sweeping ??= this.sweep().then(
+        () => undefined,
+      ).finally(() => (this.sweeping = undefined));
+    }, this.sweepIntervalMs);
+  }
+
+  /** Removes expired modules (frees their reservations); safe to run on every ZCP at once. */
+  async sweep(): Promise<ModuleId[]> {
+    try {
+      const gone = await this.options.state.sweepExpired();
+      this.counters.sweeps.inc();
+      for (const moduleId of gone) {
+        this.counters.expired.inc();
+        this.logger.warn({ moduleId }, 'module expired: heartbeats stopped; its reservations are freed');
+      }
+      return gone;
+    } catch (err) {
+      this.logger.warn({ err }, 'sweep of expired modules failed; next one retries');
+      return [];
+    }
+  }
+
+  /** Stops the sweep and ends every stream (modules reconnect to another ZCP). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
+    for (const stream of this.streams) stream.end();
+    this.streams.clear();
+    this.connections.clear();
+  }
+
+  private connect(stream: ModuleStream): void {
+    this.streams.add(stream);
+    let connection: Connection | undefined;
+    let ended = false;
+    // Messages of one stream are handled one after the other, in order.
+    let queue = Promise.resolve();
+    const log = () => this.logger.child({ moduleId: connection?.registration.id });
+    const finish = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      if (err !== undefined) stream.emit('error', toGrpcError(err));
+      else stream.end();
+    };
+    const forget = () => {
+      this.streams.delete(stream);
+      if (connection && this.connections.get(connection.registration.id) === connection) {
+        this.connections.delete(connection.registration.id);
+        log().info('module stream closed');
+      }
+    };
+
+    const handle = async (message: v1.ModuleMessage): Promise<void> => {
+      if (ended) return;
+      const kind = message.kind;
+      if (!connection) {
+        if (kind?.$case !== 'register') throw new MeetedgeError('INVALID_ARGUMENT', `the first message must be register, got ${kind?.$case ?? 'nothing'}`);
+        connection = await this.register(kind.value, stream);
+        return;
+      }
+      switch (kind?.$case) {
+        case 'heartbeat':
+          return this.heartbeat(connection, kind.value);
+        case 'deregister':
+          await this.options.state.deregisterModule(connection.registration.id);
+          this.counters.deregistered.inc();
+          log().info('module deregistered');
+          forget();
+          finish();
+          return;
+        case 'register':
+          throw new MeetedgeError('INVALID_ARGUMENT', 'register is sent once per stream');
+        default:
+          // participant_arrived / participant_left arrive with the join flow.
+          log().debug({ kind: kind?.$case }, 'module message not handled yet');
+      }
+    };
+
+    stream.on('data', (message: v1.ModuleMessage) => {
+      queue = queue
+        .then(() => handle(message))
+        .catch((err: unknown) => {
+          if (!connection) this.counters.refused.inc();
+          log().warn({ err }, 'module stream refused');
+          forget();
+          finish(err);
+        });
+    });
+    stream.on('end', () => {
+      // The module half-closed without Deregister: its TTL decides.
+      void queue.then(() => {
+        forget();
+        finish();
+      });
+    });
+    stream.on('error', () => forget());
+    stream.on('cancelled', () => {
+      ended = true;
+      forget();
+    });
+    stream.on('close', () => forget());
+  }
+
+  private async register(register: v1.Register, stream: ModuleStream): Promise<Connection> {
+    if (this.closed) throw new MeetedgeError('UNAVAILABLE', 'the ZCP is shutting down');
+    const registration = registrationFrom(register, this.options.zoneId);
+    await this.options.state.registerModule(registration, this.ttlMs);
+    const connection: Connection = { registration, stream, lastSeq: 0 };
+    // A second Connect with the same module id replaces the first.
+    const previous = this.connections.get(registration.id);
+    this.connections.set(registration.id, connection);
+    if (previous && previous.stream !== stream) previous.stream.end();
+    this.counters.registrations.inc();
+    stream.write({
+      kind: { $case: 'registerAck', value: { zcpId: this.options.zcpId, heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: this.ttlMs } },
+    });
+    // A re-registration keeps the draining flag: a module that reconnects learns it again.
+    const state = await this.options.state.getModule(registration.id);
+    if (state?.draining) stream.write({ kind: { $case: 'drain', value: { deadlineUnixMs: 0, reason: 'draining' } } });
+    this.logger.info(
+      { moduleId: registration.id, nodeId: registration.nodeId, mediaUrl: registration.mediaUrl, capacityUnits: registration.capacityUnits, version: registration.version },
+      'module registered',
+    );
+    return connection;
+  }
+
+  private async heartbeat(connection: Connection, heartbeat: v1.Heartbeat): Promise<void> {
+    // Seq grows by one per heartbeat on a stream; an older one is stale.
+    if (heartbeat.seq <= connection.lastSeq) return;
+    connection.lastSeq = heartbeat.seq;
+    this.counters.heartbeats.inc();
+    const load = {
+      participants: heartbeat.participants,
+      meetings: heartbeat.meetings,
+      cpuPercent: Number.isFinite(heartbeat.cpuPercent) && heartbeat.cpuPercent > 0 ? heartbeat.cpuPercent : 0,
+      egressKbps: heartbeat.egressKbps,
+    };
+    const id = connection.registration.id;
+    if (await this.options.state.heartbeat(id, load, this.ttlMs)) return;
+    // Swept meanwhile (it was silent too long, or the state lost it): the
+    // stream is alive, so the module is; announce it again.
+    this.logger.warn({ moduleId: id }, 'heartbeat from a module the state no longer knows; registering it again');
+    await this.options.state.registerModule(connection.registration, this.ttlMs);
+    await this.options.state.heartbeat(id, load, this.ttlMs);
+  }
+}
