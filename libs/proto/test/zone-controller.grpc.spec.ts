@@ -22,6 +22,7 @@ const HYBRID_INFO: v1.MeetingServerInfo = {
   cloudMmrId: 'cloud-mmr-1',
   cloudMmrAddress: 'cloud-mmr:9701',
   cloudSignalingUrl: 'wss://meet.example.com/signal',
+  accountId: 'acme',
 };
 
 /** A zone controller that knows one meeting; handlers translate errors once, at the door. */

@@ -75,6 +75,7 @@ describe('GetMeetingServerInfo', () => {
       cloudMmrId: 'cloud-mmr-1',
       cloudMmrAddress: 'cloud-mmr.acme.example:9701',
       cloudSignalingUrl: `wss://meet.acme.example/v1/meetings/${hybridId}/signal`,
+      accountId: admin.accountId,
     });
   });
 

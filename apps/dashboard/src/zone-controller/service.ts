@@ -54,6 +54,7 @@ export function zoneControllerService(options: ZoneControllerOptions): v1.ZoneCo
       cloudMmrId: hybrid ? options.cloudMmrId : '',
       cloudMmrAddress: hybrid ? options.cloudMmrCascadeAddress : '',
       cloudSignalingUrl: hybrid ? signalingUrl(meeting, options.publicUrl) : '',
+      accountId: meeting.accountId,
     };
   }
 

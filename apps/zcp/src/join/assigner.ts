@@ -73,7 +73,7 @@ export function authorizeJoin(claims: AccessClaims, meetingId: MeetingId, info: 
   if (info.mode === 'internal-only' && claims.kind === 'guest') {
     throw new MeetedgeError('FORBIDDEN', `meeting ${meetingId} is internal-only: sign in with an account of the organization`);
   }
-  if (info.accountId !== undefined && claims.accountId !== info.accountId) {
+  if (claims.accountId !== info.accountId) {
     throw new MeetedgeError('FORBIDDEN', `meeting ${meetingId} belongs to another account`);
   }
 }

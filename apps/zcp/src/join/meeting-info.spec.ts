@@ -12,6 +12,7 @@ const HYBRID: v1.MeetingServerInfo = {
   cloudMmrId: 'cloud-mmr-1',
   cloudMmrAddress: 'cloud-mmr:9701',
   cloudSignalingUrl: 'wss://meet.example.com/v1/meetings/m-1/signal',
+  accountId: 'acme',
 };
 const INTERNAL: v1.MeetingServerInfo = { ...HYBRID, meetingId: 'm-2', mode: v1.MeetingMode.INTERNAL_ONLY, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '' };
 
@@ -51,6 +52,7 @@ describe('GrpcMeetingInfoSource', () => {
   it('maps a cloud-hybrid answer to the domain form and says who asks', async () => {
     await expect(source.get(MeetingId('m-1'))).resolves.toEqual({
       meetingId: 'm-1',
+      accountId: 'acme',
       mode: 'cloud-hybrid',
       e2ee: true,
       defaultQuality: 'HD',
@@ -62,7 +64,7 @@ describe('GrpcMeetingInfoSource', () => {
   });
 
   it('leaves the cloud fields out of an internal-only answer', async () => {
-    await expect(source.get(MeetingId('m-2'))).resolves.toEqual({ meetingId: 'm-2', mode: 'internal-only', e2ee: true, defaultQuality: 'HD' });
+    await expect(source.get(MeetingId('m-2'))).resolves.toEqual({ meetingId: 'm-2', accountId: 'acme', mode: 'internal-only', e2ee: true, defaultQuality: 'HD' });
   });
 
   it.each([

@@ -6,10 +6,10 @@
  */
 import { Metadata, credentials } from '@grpc/grpc-js';
 import {
+  AccountId,
   MeetedgeError,
   MeetingId,
   ModuleId,
-  type AccountId,
   type MeetingMode,
   type Quality,
   type ZcpId,
@@ -29,11 +29,8 @@ export interface MeetingInfo {
   readonly cloudMmrAddress?: string;
   /** The cloud meeting server's signaling URL; absent for internal-only meetings. */
   readonly cloudSignalingUrl?: string;
-  /**
-   * The meeting's account, when the source knows it (the wire message does not
-   * carry it yet): only its members may be placed.
-   */
-  readonly accountId?: AccountId;
+  /** The meeting's account: only its members (and guests of this meeting) may be placed. */
+  readonly accountId: AccountId;
 }
 
 export interface MeetingInfoSource {
@@ -54,7 +51,13 @@ export function meetingInfoFromProto(info: v1.MeetingServerInfo | undefined): Me
     const mode: MeetingMode | undefined =
       info.mode === v1.MeetingMode.CLOUD_HYBRID ? 'cloud-hybrid' : info.mode === v1.MeetingMode.INTERNAL_ONLY ? 'internal-only' : undefined;
     if (!mode) throw new Error(`mode ${String(info.mode)}`);
-    const base = { meetingId: MeetingId(info.meetingId), mode, e2ee: info.e2ee, defaultQuality: qualityFromProto(info.defaultQuality, 'default_quality') };
+    const base = {
+      meetingId: MeetingId(info.meetingId),
+      accountId: AccountId(info.accountId),
+      mode,
+      e2ee: info.e2ee,
+      defaultQuality: qualityFromProto(info.defaultQuality, 'default_quality'),
+    };
     if (mode === 'internal-only') return base;
     return { ...base, cloudMmrId: ModuleId(info.cloudMmrId), cloudMmrAddress: info.cloudMmrAddress, cloudSignalingUrl: info.cloudSignalingUrl };
   } catch (err) {

@@ -247,6 +247,11 @@ export interface MeetingServerInfo {
    * whose signaling goes to the module.
    */
   cloudSignalingUrl: string;
+  /**
+   * The account the meeting belongs to: a ZCP places only members of this
+   * account (and guests of this meeting) in it.
+   */
+  accountId: string;
 }
 
 function createBaseMeetingServerInfo(): MeetingServerInfo {
@@ -258,6 +263,7 @@ function createBaseMeetingServerInfo(): MeetingServerInfo {
     cloudMmrId: "",
     cloudMmrAddress: "",
     cloudSignalingUrl: "",
+    accountId: "",
   };
 }
 
@@ -283,6 +289,9 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     }
     if (message.cloudSignalingUrl !== "") {
       writer.uint32(58).string(message.cloudSignalingUrl);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(66).string(message.accountId);
     }
     return writer;
   },
@@ -356,6 +365,14 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
             message.cloudSignalingUrl = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -397,6 +414,11 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
         : isSet(object.cloud_signaling_url)
         ? globalThis.String(object.cloud_signaling_url)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -423,6 +445,9 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     if (message.cloudSignalingUrl !== "") {
       obj.cloudSignalingUrl = message.cloudSignalingUrl;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -438,6 +463,7 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     message.cloudMmrId = object.cloudMmrId ?? "";
     message.cloudMmrAddress = object.cloudMmrAddress ?? "";
     message.cloudSignalingUrl = object.cloudSignalingUrl ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
