@@ -42,6 +42,13 @@ describe('sfu app', () => {
     });
   });
 
+  it('GET /v1/probe answers at once, uncached, with who answers (zone choice by RTT)', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/v1/probe' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual({ moduleId: 'sfu-7', zoneId: 'hq' });
+  });
+
   it('GET /healthz is 200 while the cluster state answers, 503 once it does not', async () => {
     expect((await app.http.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok', service: 'cloud-mmr', checks: { state: 'ok' } });
     await state.close();

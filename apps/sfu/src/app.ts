@@ -203,6 +203,16 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     });
   });
 
+  // The cheapest answer a client can time (zone choice by RTT, docs/zcp.md).
+  http.get(
+    '/v1/probe',
+    { schema: { response: { 200: { type: 'object', required: ['moduleId', 'zoneId'], properties: { moduleId: { type: 'string' }, zoneId: { type: 'string' } } } } } },
+    async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return { moduleId: config.moduleId, zoneId: config.zoneId };
+    },
+  );
+
   http.get('/v1/module', { schema: { response: { 200: moduleInfoSchema } } }, async () => ({
     id: config.moduleId,
     zoneId: config.zoneId,

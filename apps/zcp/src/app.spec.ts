@@ -35,6 +35,13 @@ describe('zcp app', () => {
       10_000,
     );
 
+  it('GET /v1/probe answers at once, uncached, with who answers (zone choice by RTT)', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/v1/probe' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toMatchObject({ zoneId: 'hq' });
+  });
+
   it('GET /v1/zone/modules lists the live modules of its own zone only', async () => {
     await register('sfu-b', 'hq');
     await register('sfu-a', 'hq');

@@ -93,6 +93,20 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
     async () => ({ zoneId: config.zoneId, modules: await deps.state.listModules(config.zoneId) }),
   );
 
+  // The cheapest answer a client can time: its zone choice probes every zone's ZCPs (docs/zcp.md).
+  http.get(
+    '/v1/probe',
+    {
+      schema: {
+        response: { 200: { type: 'object', required: ['zoneId', 'zcpId'], properties: { zoneId: { type: 'string' }, zcpId: { type: 'string' } } } },
+      },
+    },
+    async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return { zoneId: config.zoneId, zcpId: config.zcpId };
+    },
+  );
+
   const registry = new ModuleRegistry({ ...deps.registry, zcpId: config.zcpId, zoneId: config.zoneId, state: deps.state, logger, metrics });
   registerRegistryRoutes(http, registry);
   const now = deps.now ?? Date.now;

@@ -7,3 +7,4 @@
 export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publication, type RemoteTrack } from './node/media-client';
 export { MeetingSignalClient, type MeetingSignalClientOptions } from './node/meeting-signal-client';
 export { type MeetingInfo, type MeetingSignalEvents } from './meeting-signal';
+export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from './zone-probe';

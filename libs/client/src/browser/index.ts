@@ -9,3 +9,4 @@ export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publ
 export { MeetingSignalClient, type MeetingSignalClientOptions } from './meeting-signal-client';
 export { type MeetingInfo, type MeetingSignalEvents } from '../meeting-signal';
 export { MeetedgeError } from '@meetedge/core';
+export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from '../zone-probe';
