@@ -295,9 +295,13 @@ export class ControlPlane {
 
   // ── Zones, nodes, modules ────────────────────────────────────────────
 
-  async createZone(claims: MemberClaims, input: { name: string }): Promise<Zone> {
+  /**
+   * A new zone. `id` (optional, e.g. "hq") is what the zone's ZCPs and modules
+   * are configured with (MEETEDGE_ZONE_ID); without it one is made up.
+   */
+  async createZone(claims: MemberClaims, input: { name: string; id?: string }): Promise<Zone> {
     requireAdmin(claims, 'add zones');
-    return this.directory.createZone({ id: ZoneId(newId('z')), accountId: claims.accountId, name: input.name });
+    return this.directory.createZone({ id: ZoneId(input.id ?? newId('z')), accountId: claims.accountId, name: input.name });
   }
 
   async listZones(claims: MemberClaims): Promise<Zone[]> {

@@ -279,6 +279,15 @@ describe.each(['memory', 'redis'] as const)('REST API on the %s directory', (sto
       expect((await call('POST', `/v1/nodes/${nodeId}/modules`, { token, body: { id: 'sfu-4', kind: 'sfu' } })).status).toBe(201);
     });
 
+    it('takes the zone id the ZCPs are configured with, once per deployment', async () => {
+      const { accessToken: token } = await newAccount('Acme', 'ada@acme.example');
+      const zone = await call('POST', '/v1/zones', { token, body: { name: 'HQ', id: 'hq' } });
+      expect([zone.status, zone.body.id]).toEqual([201, 'hq']);
+      const again = await call('POST', '/v1/zones', { token, body: { name: 'HQ 2', id: 'hq' } });
+      expect([again.status, again.body.error.code]).toEqual([409, 'ALREADY_EXISTS']);
+      expect((await call('POST', '/v1/zones', { token, body: { name: 'x', id: 'bad id!' } })).status).toBe(400);
+    });
+
     it('refuses bad zone, node and module input', async () => {
       const { accessToken: token } = await newAccount('Acme', 'ada@acme.example');
       const zone = (await call('POST', '/v1/zones', { token, body: { name: 'HQ' } })).body;

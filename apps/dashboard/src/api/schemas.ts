@@ -153,7 +153,13 @@ export const Zone = Type.Object(
   { id: Type.String(), accountId: Type.String(), name: Type.String(), createdAt: EpochMs },
   { $id: 'Zone', title: 'Zone', description: 'a location (a building, a data center)', additionalProperties: false },
 );
-export const NewZoneBody = Type.Object({ name: Name }, { additionalProperties: false });
+export const NewZoneBody = Type.Object(
+  {
+    name: Name,
+    id: Type.Optional(Type.String({ ...ID, description: "the id the zone's ZCPs and modules are configured with (MEETEDGE_ZONE_ID), e.g. hq; made up when absent" })),
+  },
+  { additionalProperties: false },
+);
 
 export const Node = Type.Object(
   { id: Type.String(), accountId: Type.String(), zoneId: Type.String(), name: Type.String(), address: Type.String(), createdAt: EpochMs },
