@@ -135,6 +135,8 @@ describe('all-in-one process (npm start)', () => {
   it('prints the URLs it serves; each /healthz answers 200; Ctrl-C stops it cleanly', async () => {
     const r = run('all-in-one', {
       MEETEDGE_DASHBOARD_PORT: '0',
+      // Free ports for everything, so the test never collides with a running system.
+      MEETEDGE_DASHBOARD_GRPC_PORT: '0',
       MEETEDGE_ZCP_PORT: '0',
       MEETEDGE_SFU_PORT: '0',
       MEETEDGE_CLOUD_MMR_PORT: '0',
@@ -145,6 +147,14 @@ describe('all-in-one process (npm start)', () => {
     const urls = await startedUrls(r);
     expect(Object.keys(urls).sort()).toEqual(['cloud-mmr', 'dashboard', 'sfu', 'zcp']);
     expect(r.stdout.join('')).toContain(`media sessions: ${urls['sfu']?.replace('http:', 'ws:')}/v1/media`);
+    expect(r.stdout.join('')).toContain('Sign in as admin@demo.meetedge.local');
+    // The demo account is there: its admin signs in.
+    const signIn = await fetch(`${urls['dashboard']}/v1/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@demo.meetedge.local', password: 'meetedge-demo' }),
+    });
+    expect(signIn.status).toBe(200);
     for (const [name, url] of Object.entries(urls)) {
       expect(r.stdout.join('')).toContain(`${url}/healthz`);
       const res = await fetch(`${url}/healthz`);
