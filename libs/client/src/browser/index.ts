@@ -10,3 +10,4 @@ export { MeetingSignalClient, type MeetingSignalClientOptions } from './meeting-
 export { type MeetingInfo, type MeetingSignalEvents } from '../meeting-signal';
 export { MeetedgeError } from '@meetedge/core';
 export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from '../zone-probe';
+export { joinMeeting, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from '../join';

@@ -1,0 +1,130 @@
+/**
+ * The whole join in one call (issue [4] item 5), shared by both SDK halves:
+ * sign in to the control plane, ask it to join the meeting, probe the zones it
+ * names and ask the nearest zone's ZCPs for a module (the zone's other ZCPs
+ * when one does not answer, the next zone, then the cloud MMR for a
+ * cloud-hybrid meeting), open the media session with the ticket, and, for a
+ * cloud-hybrid meeting, keep the cloud meeting server's signaling and tell it
+ * where media is attached. The caller's status line says whether media is
+ * attached to "a data center controlled by your account owner" (a module) or
+ * to the cloud. No Node or browser imports: the media and signaling clients
+ * come in as `open…` functions.
+ */
+import { MeetedgeError, type ErrorCode } from '@meetedge/core';
+import { probeZones, type ZoneToProbe } from './zone-probe';
+
+/** What the control plane's POST /v1/meetings/:id/join answers. */
+export interface JoinAnswer {
+  meetingId: string;
+  topic: string;
+  mode: 'cloud-hybrid' | 'internal-only';
+  e2ee: boolean;
+  defaultQuality: 'SD' | 'HD';
+  signalingUrl?: string;
+  cloudMmrUrl?: string;
+  zones: { id: string; name: string; zcpUrls: string[] }[];
+}
+
+/** What a ZCP's POST /v1/assign answers. */
+export interface Assignment {
+  mode: 'cloud-hybrid' | 'internal-only';
+  cloud: boolean;
+  moduleId: string;
+  mediaUrl: string;
+  ticket: string;
+  expiresAt: number;
+}
+
+export interface JoinMeetingOptions<Media, Signal> {
+  /** The control plane, e.g. `https://meet.example.com`. */
+  controlPlaneUrl: string;
+  email: string;
+  password: string;
+  meetingId: string;
+  quality?: 'SD' | 'HD';
+  openMedia(mediaUrl: string, ticket: string): Promise<Media>;
+  openSignal(signalingUrl: string, token: string): Promise<Signal & { attachMedia(where: { kind: 'module'; moduleId: string } | { kind: 'cloud' }): void }>;
+  fetch?: typeof fetch;
+  /** Probes per ZCP for the zone choice. Default 5. */
+  probeSamples?: number;
+}
+
+export interface JoinedMeeting<Media, Signal> {
+  meeting: JoinAnswer;
+  assignment: Assignment;
+  media: Media;
+  /** Cloud-hybrid only: the cloud meeting server's session. */
+  signal: Signal | undefined;
+  /** Where media is attached, for the user. */
+  attachedTo: 'module' | 'cloud';
+  status: string;
+  /** The zones in the order they were tried (nearest first). */
+  zoneOrder: string[];
+}
+
+async function call<T>(doFetch: typeof fetch, url: string, init: { method: 'POST'; token?: string; body?: unknown }): Promise<T> {
+  const response = await doFetch(url, {
+    method: init.method,
+    headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+    body: JSON.stringify(init.body ?? {}),
+  });
+  const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+  if (!response.ok) {
+    const code = (body?.error?.code ?? 'UNAVAILABLE') as ErrorCode;
+    throw new MeetedgeError(code, body?.error?.message ?? `${url} answered ${response.status}`);
+  }
+  return body as T;
+}
+
+export async function joinMeeting<Media, Signal>(options: JoinMeetingOptions<Media, Signal>): Promise<JoinedMeeting<Media, Signal>> {
+  const doFetch = options.fetch ?? fetch;
+  const base = options.controlPlaneUrl.replace(/\/+$/, '');
+  const { accessToken } = await call<{ accessToken: string }>(doFetch, `${base}/v1/sign-in`, {
+    method: 'POST',
+    body: { email: options.email, password: options.password },
+  });
+  const meeting = await call<JoinAnswer>(doFetch, `${base}/v1/meetings/${encodeURIComponent(options.meetingId)}/join`, { method: 'POST', token: accessToken });
+  const ranked = await probeZones(meeting.zones as ZoneToProbe[], { samples: options.probeSamples ?? 5, fetch: doFetch });
+  const quality = options.quality ?? meeting.defaultQuality;
+  let assignment: Assignment | undefined;
+  let lastError: unknown;
+  // The nearest zone first; inside a zone, its ZCPs fastest first (any ZCP of a zone can place).
+  for (const zone of ranked) {
+    for (const zcp of zone.zcpUrls) {
+      try {
+        assignment = await call<Assignment>(doFetch, `${zcp.replace(/\/+$/, '')}/v1/assign`, {
+          method: 'POST',
+          token: accessToken,
+          body: { meetingId: meeting.meetingId, quality },
+        });
+        break;
+      } catch (err) {
+        lastError = err;
+        // A refusal of the meeting itself (not the ZCP being down) ends the zone: its other ZCPs would say the same.
+        if (err instanceof MeetedgeError && err.code !== 'UNAVAILABLE') break;
+      }
+    }
+    if (assignment) break;
+  }
+  if (!assignment) {
+    throw lastError instanceof MeetedgeError
+      ? lastError
+      : new MeetedgeError('UNAVAILABLE', meeting.zones.length === 0 ? 'no zone to join through' : 'no zone could place this participant');
+  }
+  const media = await options.openMedia(assignment.mediaUrl, assignment.ticket);
+  const attachedTo = assignment.cloud ? 'cloud' : 'module';
+  let signal: (Signal & { attachMedia(where: { kind: 'module'; moduleId: string } | { kind: 'cloud' }): void }) | undefined;
+  if (meeting.mode === 'cloud-hybrid' && meeting.signalingUrl) {
+    signal = await options.openSignal(meeting.signalingUrl, accessToken);
+    signal.attachMedia(attachedTo === 'cloud' ? { kind: 'cloud' } : { kind: 'module', moduleId: assignment.moduleId });
+  }
+  return {
+    meeting,
+    assignment,
+    media,
+    signal,
+    attachedTo,
+    status: attachedTo === 'module' ? 'Your media is attached to a data center controlled by your account owner.' : 'Your media is attached to the cloud.',
+    zoneOrder: ranked.map((z) => z.zoneId),
+  };
+}
