@@ -98,4 +98,9 @@ describe('join tickets', () => {
     );
     expect(() => parseTicketPrivateKey('not a key')).toThrow(/expected an Ed25519 private key/);
   });
+
+  it('refuses a private key where a public key is expected (it must not spread to every verifier)', () => {
+    const priv = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => parseTicketPublicKey(priv)).toThrow(/got a private key/);
+  });
 });

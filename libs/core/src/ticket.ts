@@ -119,6 +119,11 @@ export function generateTicketKeys(): { privateKey: KeyObject; publicKey: KeyObj
 
 /** Reads an Ed25519 public key from PEM (SPKI); throws INVALID_ARGUMENT otherwise. */
 export function parseTicketPublicKey(pem: string): KeyObject {
+  // createPublicKey() would happily derive the public half of a private key:
+  // refuse it, so a private key never ends up in every verifier's config.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new MeetedgeError('INVALID_ARGUMENT', 'expected an Ed25519 public key in PEM (SPKI), got a private key: keep it with its owner and give the public half');
+  }
   try {
     const key = createPublicKey(pem);
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not ed25519');
