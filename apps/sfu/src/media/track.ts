@@ -505,12 +505,24 @@ export class Subscription {
    * sender keeps its codec for the sender reports and stats).
    */
   private payloadType(codec: Codec): number {
+    // Per packet: answer from the last lookup while the codec and the sender's codec stay the same.
     const current = this.sender.codec;
-    if (current && codecOfMime(current.mimeType) === codec) return current.payloadType;
-    const match = this.transceiver.codecs.find((c) => codecOfMime(c.mimeType) === codec);
-    if (match) this.sender.codec = match;
-    return (match ?? current)?.payloadType ?? 0;
+    if (codec === this.ptCodec && current === this.ptSenderCodec) return this.pt;
+    let chosen = current;
+    if (!current || codecOfMime(current.mimeType) !== codec) {
+      const match = this.transceiver.codecs.find((c) => codecOfMime(c.mimeType) === codec);
+      if (match) this.sender.codec = match;
+      chosen = match ?? current;
+    }
+    this.ptCodec = codec;
+    this.ptSenderCodec = this.sender.codec;
+    this.pt = chosen?.payloadType ?? 0;
+    return this.pt;
   }
+
+  private ptCodec: Codec | undefined;
+  private ptSenderCodec: unknown;
+  private pt = 0;
 
   close(): void {
     this.bind(undefined);
