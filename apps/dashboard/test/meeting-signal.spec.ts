@@ -19,6 +19,8 @@ import { loadDashboardConfig } from '../src/config';
 const keys = generateTicketKeys();
 const pem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const PASSWORD = 'correct horse battery';
+// Replies and messages are read loosely and checked with expect() (whose failure names the
+// field); their exact types are the schemas, which a second typed copy here would only restate.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let app: DashboardService;

@@ -51,6 +51,8 @@ describe.each(['memory', 'redis'] as const)('REST API on the %s directory', (sto
   });
   afterEach(() => app.close());
 
+  // Replies are read loosely and checked with expect() (whose failure names the field); their
+  // exact types are the route schemas, which a second typed copy here would only restate.
   type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, options: { token?: string; body?: object; headers?: Record<string, string>; ip?: string } = {}) {
