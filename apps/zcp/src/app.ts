@@ -108,8 +108,8 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
   );
 
   const registry = new ModuleRegistry({ ...deps.registry, zcpId: config.zcpId, zoneId: config.zoneId, state: deps.state, logger, metrics });
-  registerRegistryRoutes(http, registry);
   const now = deps.now ?? Date.now;
+  registerRegistryRoutes(http, registry, { tokenPublicKey: config.tokenPublicKey, now });
   const meetingInfo =
     deps.meetingInfo ?? new GrpcMeetingInfoSource({ address: config.zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId });
   const assigner = new Assigner({

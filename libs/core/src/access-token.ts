@@ -138,3 +138,17 @@ function parseClaims(payload: string): AccessClaims {
     throw refuse('has invalid claims');
   }
 }
+
+const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+
+/**
+ * The verified claims of an HTTP `Authorization: Bearer <token>` header (every
+ * door that takes access tokens reads them this way); UNAUTHENTICATED when
+ * the header is missing, not Bearer, or the token does not verify.
+ */
+export function bearerClaims(authorization: string | undefined, publicKey: KeyObject, nowMs: number): AccessClaims {
+  if (authorization === undefined) throw refuse('is missing: sign in first and send Authorization: Bearer <access token>');
+  const token = BEARER.exec(authorization)?.[1];
+  if (token === undefined) throw new MeetedgeError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <access token>"');
+  return verifyAccessToken(token, publicKey, nowMs);
+}

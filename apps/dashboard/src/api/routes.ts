@@ -3,7 +3,7 @@
  * ControlPlane, each with a schema for its body, params and every reply.
  */
 import type { KeyObject } from 'node:crypto';
-import { MeetedgeError, verifyAccessToken, type MemberClaims } from '@meetedge/core';
+import { MeetedgeError, bearerClaims, type MemberClaims } from '@meetedge/core';
 import type { Meeting as MeetingRecord } from '@meetedge/directory';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -54,16 +54,11 @@ export interface ApiOptions {
   now?: () => number;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
 const security = [{ bearer: [] }];
 
 /** The signed-in member a request acts for; UNAUTHENTICATED/FORBIDDEN otherwise. */
 function memberOf(request: FastifyRequest, options: ApiOptions): MemberClaims {
-  const header = request.headers.authorization;
-  if (!header) throw new MeetedgeError('UNAUTHENTICATED', 'sign in first: send Authorization: Bearer <access token>');
-  const token = BEARER.exec(header)?.[1];
-  if (!token) throw new MeetedgeError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <access token>"');
-  const claims = verifyAccessToken(token, options.tokenPublicKey, (options.now ?? Date.now)());
+  const claims = bearerClaims(request.headers.authorization, options.tokenPublicKey, (options.now ?? Date.now)());
   if (claims.kind !== 'member') throw new MeetedgeError('FORBIDDEN', 'a guest token is good for joining its meeting only');
   return claims;
 }

@@ -244,7 +244,7 @@ describe.each(backends)('POST /v1/assign on the %s store', (_name, makeBackend) 
   });
 
   it.each([
-    ['no Authorization header', null, 'access token is missing'],
+    ['no Authorization header', null, 'access token is missing: sign in first and send Authorization: Bearer <access token>'],
     ['a malformed token', 'not-a-jwt', 'access token is malformed (expected a JWT)'],
     ['a token signed by another key', signAccessToken(
       { ...member(), tokenId: 't', issuedAt: Math.floor(Date.now() / 1000), expiresAt: Math.floor(Date.now() / 1000) + 60 },

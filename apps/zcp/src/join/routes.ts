@@ -4,7 +4,7 @@
  * gets the media URL to open and a signed join ticket for it.
  */
 import type { KeyObject } from 'node:crypto';
-import { MeetedgeError, MeetingId, ModuleId, verifyAccessToken } from '@meetedge/core';
+import { MeetingId, ModuleId, bearerClaims } from '@meetedge/core';
 import { errorBodySchema } from '@meetedge/service-kit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -38,7 +38,6 @@ export const AssignReply = Type.Object(
 );
 
 const AuthHeaders = Type.Object({ authorization: Type.Optional(Type.String()) });
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
 
 export interface JoinRoutesOptions {
   readonly assigner: Assigner;
@@ -58,12 +57,7 @@ export function registerJoinRoutes(http: FastifyInstance, options: JoinRoutesOpt
       },
     },
     async (request) => {
-      const header = request.headers.authorization;
-      const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
-      if (header !== undefined && token === undefined) {
-        throw new MeetedgeError('UNAUTHENTICATED', 'Authorization must be "Bearer <access token>"');
-      }
-      const claims = verifyAccessToken(token, options.tokenPublicKey, options.now());
+      const claims = bearerClaims(request.headers.authorization, options.tokenPublicKey, options.now());
       const body = request.body;
       return options.assigner.assign(claims, {
         meetingId: MeetingId(body.meetingId),

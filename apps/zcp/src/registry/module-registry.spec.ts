@@ -2,23 +2,24 @@
 // module played by a plain gRPC client (the SFU's own registrar is tested in
 // apps/sfu; a real module process in apps/zcp/test).
 import { credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
-import { ModuleId, ReservationId, generateTicketKeys } from '@meetedge/core';
+import { AccountId, ModuleId, ReservationId, UserId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import { createLogger } from '@meetedge/service-kit';
 import { RedisClusterState } from '@meetedge/state';
 import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 import { buildApp, type ZcpService } from '../app';
 import { loadZcpConfig } from '../config';
+import { accessToken, zcpKeyEnv } from '../join/test-support';
 
 jest.setTimeout(30_000);
 
 const logger = createLogger({ level: 'silent' });
-const tickets = generateTicketKeys();
-/** Keys the join API needs at boot; registration does not use them. */
-const keys = {
-  MEETEDGE_TOKEN_PUBLIC_KEY: generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  MEETEDGE_TICKET_PRIVATE_KEY: tickets.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-};
+/** Keys the join API needs at boot; the drain route checks admin tokens with the control plane's key. */
+const keys = zcpKeyEnv();
+const claims = (userId: string, role: 'admin' | 'member') => ({ kind: 'member', userId: UserId(userId), accountId: AccountId('acme'), role, displayName: userId }) as const;
+const admin = accessToken(claims('u-admin', 'admin'));
+const member = accessToken(claims('u-bob', 'member'));
+const asAdmin = { authorization: `Bearer ${admin}` };
 
 const register = (overrides: Partial<v1.Register> = {}): v1.ModuleMessage => ({
   kind: {
@@ -214,7 +215,7 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
 
   it('POST /v1/zone/modules/:id/drain marks it draining in the state and sends Drain on its stream', async () => {
     const link = await registered(0);
-    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-1/drain', payload: { reason: 'upgrade' } });
+    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-1/drain', headers: asAdmin, payload: { reason: 'upgrade' } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ moduleId: 'sfu-1', draining: true, notified: true });
     expect((await listed(1))[0]?.draining).toBe(true);
@@ -227,8 +228,15 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
     await waitFor(() => again.received.some((m) => m.kind?.$case === 'drain'), { description: 'drain on re-register' });
   });
 
+  it('only an admin drains: no token 401, a member 403', async () => {
+    const none = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-1/drain' });
+    expect([none.statusCode, none.json().error.code]).toEqual([401, 'UNAUTHENTICATED']);
+    const byMember = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-1/drain', headers: { authorization: `Bearer ${member}` } });
+    expect([byMember.statusCode, byMember.json().error.message]).toEqual([403, 'only an admin may drain a module']);
+  });
+
   it('draining an unknown module is 404', async () => {
-    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-9/drain' });
+    const res = await zcp(0).http.inject({ method: 'POST', url: '/v1/zone/modules/sfu-9/drain', headers: asAdmin });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
