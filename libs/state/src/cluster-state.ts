@@ -63,8 +63,9 @@ export interface ReserveRequest {
   readonly moduleId: ModuleId;
   /**
    * Chosen by the caller (e.g. the join ticket id); reserving the same id twice
-   * holds it once, with the units of the first call, and answers `ok` even if
-   * the module has since become full or draining.
+   * holds it once, with the units (and meeting) of the first call, and answers
+   * `ok` even if the module has since become full or draining, or the meeting
+   * has since landed elsewhere.
    */
   readonly reservationId: ReservationId;
   /** Units to hold: 1 for SD, 2 for HD (see `unitsFor`). Positive integer. */
@@ -76,6 +77,21 @@ export interface ReserveRequest {
    * Positive integer.
    */
   readonly pendingTtlMs?: number;
+  /**
+   * The meeting the units are for. Makes the reserve meeting-affine, in the
+   * same atomic step as the capacity check:
+   * - if the module does not carry the meeting yet and another module that
+   *   does (same zone and role as `moduleId`, live, not draining, with room
+   *   for `units`) could take it, the reserve is refused with `elsewhere`,
+   *   naming that module, so concurrent first joins of a meeting on several
+   *   ZCPs all end up on one module;
+   * - on success the reservation is recorded against the meeting and the
+   *   module joins the meeting's modules (as `addMeetingModule` does); it
+   *   leaves them again when its last reservation for the meeting is freed
+   *   (`releaseReservation`, a pending one swept after its TTL).
+   * Omit for a plain capacity reserve that knows no meeting.
+   */
+  readonly meetingId?: MeetingId;
 }
 
 export type ReserveResult =
@@ -87,6 +103,21 @@ export type ReserveResult =
        * participants; `gone`: no such live module (units are then both 0).
        */
       readonly reason: 'full' | 'draining' | 'gone';
+      readonly reservedUnits: number;
+      readonly capacityUnits: number;
+    }
+  | {
+      readonly ok: false;
+      /**
+       * Only with `meetingId`: the module asked for does not carry the meeting
+       * yet, and `moduleId` does and has room for the units: reserve there
+       * instead. Of several such modules, the one with the most free units
+       * (ties: the lowest id).
+       */
+      readonly reason: 'elsewhere';
+      /** The module of the meeting to reserve on instead. */
+      readonly moduleId: ModuleId;
+      /** Units of the module asked for (unchanged), not of `moduleId`. */
       readonly reservedUnits: number;
       readonly capacityUnits: number;
     };
@@ -181,22 +212,45 @@ export interface ClusterState {
    * Holds `units` on a module, atomically: the module's reserved units never
    * exceed its capacity, whatever the number of concurrent callers and
    * processes. Idempotent per reservation id. Refused (not thrown) when the
-   * module is full, draining or gone, so placement can try the next module.
+   * module is full, draining or gone, so placement can try the next module,
+   * and, with a `meetingId`, when another module of the meeting has room
+   * (`elsewhere`, naming it): while one module of the meeting (in the zone)
+   * has room, no second module gets the meeting.
+   *
+   * Checks in this order: gone; already held (`ok`, nothing changes);
+   * elsewhere (only with `meetingId`, only when the module does not carry
+   * the meeting yet); draining; full.
    */
   reserve(request: ReserveRequest): Promise<ReserveResult>;
 
   /** Makes a pending reservation permanent (the participant arrived). False when it is not held. */
   confirmReservation(moduleId: ModuleId, reservationId: ReservationId): Promise<boolean>;
 
-  /** Frees a reservation (the participant left). False when it was not held. */
+  /**
+   * Frees a reservation (the participant left). False when it was not held.
+   * Freeing the module's last reservation for a meeting (made with
+   * `meetingId`) also removes the module from the meeting's modules; so does
+   * `sweepExpired` freeing it after its pending TTL.
+   */
   releaseReservation(moduleId: ModuleId, reservationId: ReservationId): Promise<boolean>;
 
   // ── Meeting → modules ───────────────────────────────────────────────────
+  //
+  // A module joins a meeting's modules in two ways: explicitly
+  // (`addMeetingModule`, e.g. for a cascade) or through a `reserve` with
+  // `meetingId`. A module carried through reservations leaves the meeting
+  // when its last reservation for the meeting is freed (released, or a pending
+  // one swept), even if `addMeetingModule` recorded it too; one recorded only
+  // explicitly stays until `removeMeetingModule` or its removal.
 
   /** Records that a module carries a meeting. Returns false when the module is not live. */
   addMeetingModule(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean>;
 
-  /** Records that a module no longer carries a meeting. */
+  /**
+   * Records that a module no longer carries a meeting, at once, even while it
+   * holds reservations for the meeting (they stay held; the next `reserve`
+   * with the meeting on it adds it again).
+   */
   removeMeetingModule(meetingId: MeetingId, moduleId: ModuleId): Promise<void>;
 
   /** The live modules carrying a meeting, ordered by id. */

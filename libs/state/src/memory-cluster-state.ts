@@ -44,6 +44,8 @@ interface Reservation {
   readonly units: number;
   /** Deadline of a pending reservation (store clock); undefined once confirmed or when it had no TTL. */
   deadline: number | undefined;
+  /** The meeting it was reserved for (`ReserveRequest.meetingId`), if any. */
+  readonly meetingId: MeetingId | undefined;
 }
 
 interface ModuleRecord {
@@ -56,6 +58,8 @@ interface ModuleRecord {
   readonly reservations: Map<ReservationId, Reservation>;
   /** Meetings this module carries (reverse of `meetings`). */
   readonly meetings: Set<MeetingId>;
+  /** How many of `reservations` are for each meeting; no entry at 0 (Redis: `meetingReservations`). */
+  readonly meetingReservations: Map<MeetingId, number>;
   /** Meetings whose top this module holds (reverse of `tops`). */
   readonly tops: Set<MeetingId>;
 }
@@ -100,6 +104,7 @@ export class MemoryClusterState implements ClusterState {
       expiresAt: now + ttl,
       reservations: new Map(),
       meetings: new Set(),
+      meetingReservations: new Map(),
       tops: new Set(),
     });
   }
@@ -156,11 +161,10 @@ export class MemoryClusterState implements ClusterState {
       .sort(([a, ra], [b, rb]) => ra.expiresAt - rb.expiresAt || compareIds(a, b))
       .map(([id]) => id);
     for (const id of due) this.removeModule(id, 'expired');
-    for (const record of this.modules.values()) {
+    for (const [id, record] of this.modules) {
       for (const [reservationId, reservation] of record.reservations) {
         if (reservation.deadline !== undefined && reservation.deadline <= now) {
-          record.reservations.delete(reservationId);
-          record.reservedUnits -= reservation.units;
+          this.freeReservation(id, record, reservationId, reservation);
         }
       }
     }
@@ -179,6 +183,13 @@ export class MemoryClusterState implements ClusterState {
     if (record.reservations.has(req.reservationId)) {
       return { ok: true, reservedUnits: record.reservedUnits, capacityUnits };
     }
+    const meeting = req.meetingId;
+    if (meeting !== undefined) {
+      const elsewhere = this.meetingModuleWithRoom(meeting, req.moduleId, record, req.units, now);
+      if (elsewhere !== undefined) {
+        return { ok: false, reason: 'elsewhere', moduleId: elsewhere, reservedUnits: record.reservedUnits, capacityUnits };
+      }
+    }
     if (record.draining) return { ok: false, reason: 'draining', reservedUnits: record.reservedUnits, capacityUnits };
     if (record.reservedUnits + req.units > capacityUnits) {
       return { ok: false, reason: 'full', reservedUnits: record.reservedUnits, capacityUnits };
@@ -186,8 +197,13 @@ export class MemoryClusterState implements ClusterState {
     record.reservations.set(req.reservationId, {
       units: req.units,
       deadline: req.pendingTtlMs === undefined ? undefined : now + req.pendingTtlMs,
+      meetingId: meeting,
     });
     record.reservedUnits += req.units;
+    if (meeting !== undefined) {
+      record.meetingReservations.set(meeting, (record.meetingReservations.get(meeting) ?? 0) + 1);
+      this.addToMeeting(meeting, req.moduleId, record);
+    }
     return { ok: true, reservedUnits: record.reservedUnits, capacityUnits };
   }
 
@@ -208,8 +224,7 @@ export class MemoryClusterState implements ClusterState {
     const record = this.modules.get(moduleKey);
     const reservation = record?.reservations.get(id);
     if (!record || !reservation) return false;
-    record.reservations.delete(id);
-    record.reservedUnits -= reservation.units;
+    this.freeReservation(moduleKey, record, id, reservation);
     return true;
   }
 
@@ -221,10 +236,7 @@ export class MemoryClusterState implements ClusterState {
     const id = checkModuleId(moduleId);
     const record = this.liveRecord(id, this.now());
     if (!record) return false;
-    let modules = this.meetings.get(meeting);
-    if (!modules) this.meetings.set(meeting, (modules = new Set()));
-    modules.add(id);
-    record.meetings.add(meeting);
+    this.addToMeeting(meeting, id, record);
     return true;
   }
 
@@ -311,6 +323,70 @@ export class MemoryClusterState implements ClusterState {
   private liveRecord(id: ModuleId, now: number): ModuleRecord | undefined {
     const record = this.modules.get(id);
     return record && record.expiresAt > now ? record : undefined;
+  }
+
+  /** Both directions of meeting ↔ module. */
+  private addToMeeting(meeting: MeetingId, id: ModuleId, record: ModuleRecord): void {
+    let modules = this.meetings.get(meeting);
+    if (!modules) this.meetings.set(meeting, (modules = new Set()));
+    modules.add(id);
+    record.meetings.add(meeting);
+  }
+
+  /**
+   * For a reserve with a meeting on a module that does not carry it yet:
+   * another module of the meeting, in the same zone and role, live, not
+   * draining and with room for `units` (most free units, then lowest id).
+   */
+  private meetingModuleWithRoom(
+    meeting: MeetingId,
+    id: ModuleId,
+    record: ModuleRecord,
+    units: number,
+    now: number,
+  ): ModuleId | undefined {
+    const modules = this.meetings.get(meeting);
+    if (!modules || modules.has(id)) return undefined;
+    let best: ModuleId | undefined;
+    let bestFree = -1;
+    for (const other of modules) {
+      const candidate = this.liveRecord(other, now);
+      if (
+        !candidate ||
+        candidate.draining ||
+        candidate.registration.zoneId !== record.registration.zoneId ||
+        candidate.registration.role !== record.registration.role
+      ) {
+        continue;
+      }
+      const free = candidate.registration.capacityUnits - candidate.reservedUnits;
+      if (free < units) continue;
+      if (free > bestFree || (free === bestFree && best !== undefined && compareIds(other, best) < 0)) {
+        best = other;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Frees a held reservation, as the Redis `free_reservation`: its units and,
+   * when it was the module's last reservation for its meeting, the module's
+   * place in that meeting.
+   */
+  private freeReservation(id: ModuleId, record: ModuleRecord, reservationId: ReservationId, reservation: Reservation): void {
+    record.reservations.delete(reservationId);
+    record.reservedUnits -= reservation.units;
+    const meeting = reservation.meetingId;
+    if (meeting === undefined) return;
+    const left = (record.meetingReservations.get(meeting) ?? 0) - 1;
+    if (left > 0) {
+      record.meetingReservations.set(meeting, left);
+      return;
+    }
+    record.meetingReservations.delete(meeting);
+    this.dropMeetingModule(meeting, id);
+    record.meetings.delete(meeting);
   }
 
   private dropMeetingModule(meeting: MeetingId, id: ModuleId): void {

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { MeetingId, ModuleId, NodeId, ReservationId, ZoneId, type MeetedgeError } from '@meetedge/core';
-import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
+import { sleep, startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 import type { ClusterEvent } from './cluster-state';
 import { RedisClusterState } from './redis-cluster-state';
 import { clusterKeys } from './redis/keys';
@@ -55,7 +55,13 @@ describe('RedisClusterState', () => {
     const keys = clusterKeys(prefix);
     const meeting = MeetingId('meeting-1');
     await store.registerModule(registration, 60_000);
-    await store.reserve({ moduleId: registration.id, reservationId: ReservationId('r-1'), units: 2, pendingTtlMs: 60_000 });
+    await store.reserve({
+      moduleId: registration.id,
+      reservationId: ReservationId('r-1'),
+      units: 2,
+      pendingTtlMs: 60_000,
+      meetingId: meeting,
+    });
     await store.addMeetingModule(meeting, registration.id);
     await store.claimTop(meeting, registration.id);
 
@@ -65,6 +71,8 @@ describe('RedisClusterState', () => {
         keys.moduleExpiry,
         keys.zoneModules(registration.zoneId),
         keys.moduleReservations(registration.id),
+        keys.reservationMeetings(registration.id),
+        keys.meetingReservations(registration.id),
         keys.pendingReservations,
         keys.meetingModules(meeting),
         keys.moduleMeetings(registration.id),
@@ -73,8 +81,10 @@ describe('RedisClusterState', () => {
         keys.moduleTops(registration.id),
       ].map((key) => raw.type(key)),
     );
-    expect(types).toEqual(['hash', 'zset', 'set', 'hash', 'zset', 'set', 'set', 'string', 'string', 'set']);
-    expect((await raw.keys(`${prefix}*`)).sort()).toHaveLength(10);
+    expect(types).toEqual(['hash', 'zset', 'set', 'hash', 'hash', 'hash', 'zset', 'set', 'set', 'string', 'string', 'set']);
+    expect((await raw.keys(`${prefix}*`)).sort()).toHaveLength(12);
+    expect(await raw.hgetall(keys.reservationMeetings(registration.id))).toEqual({ 'r-1': 'meeting-1' });
+    expect(await raw.hgetall(keys.meetingReservations(registration.id))).toEqual({ 'meeting-1': '1' });
     expect(await raw.get(keys.meetingTopEpoch(meeting))).toBe('1');
     const epochTtl = await raw.pttl(keys.meetingTopEpoch(meeting));
     expect(epochTtl).toBeGreaterThan(6 * 24 * 3600 * 1000);
@@ -87,6 +97,44 @@ describe('RedisClusterState', () => {
     // Removal leaves nothing behind but the meeting's fencing epoch (it must outlive holders).
     await store.deregisterModule(registration.id);
     expect(await raw.keys(`${prefix}*`)).toEqual([keys.meetingTopEpoch(meeting)]);
+  });
+
+  it('freeing the last reservation of a meeting leaves no key of it behind, in either direction', async () => {
+    const prefix = uniquePrefix();
+    const store = open({ keyPrefix: prefix });
+    const keys = clusterKeys(prefix);
+    const meeting = MeetingId('meeting-1');
+    await store.registerModule(registration, 60_000);
+    const reserve = (id: string, pendingTtlMs?: number) =>
+      store.reserve({
+        moduleId: registration.id,
+        reservationId: ReservationId(id),
+        units: 1,
+        meetingId: meeting,
+        ...(pendingTtlMs === undefined ? {} : { pendingTtlMs }),
+      });
+    expect((await reserve('r-1')).ok).toBe(true);
+    expect((await reserve('r-2', 50)).ok).toBe(true);
+    expect(await raw.hgetall(keys.meetingReservations(registration.id))).toEqual({ 'meeting-1': '2' });
+
+    expect(await store.releaseReservation(registration.id, ReservationId('r-1'))).toBe(true);
+    expect(await raw.hgetall(keys.meetingReservations(registration.id))).toEqual({ 'meeting-1': '1' });
+    expect(await raw.hgetall(keys.reservationMeetings(registration.id))).toEqual({ 'r-2': 'meeting-1' });
+    expect(await raw.smembers(keys.meetingModules(meeting))).toEqual(['sfu-1']);
+    expect(await raw.smembers(keys.moduleMeetings(registration.id))).toEqual(['meeting-1']);
+
+    await sleep(100);
+    expect(await store.sweepExpired()).toEqual([]);
+    const left = [
+      keys.moduleReservations(registration.id),
+      keys.reservationMeetings(registration.id),
+      keys.meetingReservations(registration.id),
+      keys.pendingReservations,
+      keys.meetingModules(meeting),
+      keys.moduleMeetings(registration.id),
+    ];
+    expect(await Promise.all(left.map((key) => raw.exists(key)))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect((await store.getModule(registration.id))?.reservedUnits).toBe(0);
   });
 
   it('publishes each event as its JSON on `${prefix}events`', async () => {

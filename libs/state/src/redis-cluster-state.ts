@@ -184,12 +184,21 @@ export class RedisClusterState implements ClusterState {
     this.assertOpen();
     const req = checkReserveRequest(request);
     const reply = asArray(
-      await this.run(SCRIPTS.reserve, [req.moduleId, req.reservationId, req.units, req.pendingTtlMs ?? '']),
+      await this.run(SCRIPTS.reserve, [
+        req.moduleId,
+        req.reservationId,
+        req.units,
+        req.pendingTtlMs ?? '',
+        req.meetingId ?? '',
+      ]),
     );
-    const [status, reservedUnits, capacityUnits] = reply as [string, number, number];
+    const [status, reservedUnits, capacityUnits, elsewhere] = reply as [string, number, number, string?];
     if (status === 'ok') return { ok: true, reservedUnits, capacityUnits };
     if (status === 'full' || status === 'draining' || status === 'gone') {
       return { ok: false, reason: status, reservedUnits, capacityUnits };
+    }
+    if (status === 'elsewhere' && typeof elsewhere === 'string') {
+      return { ok: false, reason: status, moduleId: elsewhere as ModuleId, reservedUnits, capacityUnits };
     }
     throw new MeetedgeError('INTERNAL', `reserve script answered ${String(status)}`);
   }

@@ -91,11 +91,13 @@ export function checkLoad(value: unknown): ModuleLoad {
 export function checkReserveRequest(value: unknown): ReserveRequest {
   const req = checkObject(value, 'request');
   const pendingTtlMs = req['pendingTtlMs'];
+  const meetingId = req['meetingId'];
   return {
     moduleId: ModuleId(req['moduleId']),
     reservationId: ReservationId(req['reservationId']),
     units: checkPositiveInteger(req['units'], 'units'),
     ...(pendingTtlMs === undefined ? {} : { pendingTtlMs: checkTtl(pendingTtlMs, 'pendingTtlMs') }),
+    ...(meetingId === undefined ? {} : { meetingId: MeetingId(meetingId) }),
   };
 }
 

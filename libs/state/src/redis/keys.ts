@@ -35,7 +35,26 @@ export const KEY_TEMPLATES = {
    * TTL. Confirming removes the member; `sweepExpired` frees what is past due.
    */
   pendingReservations: 'reservations:pending',
-  /** Set of moduleIds carrying a meeting (`meetingModules` filters by expiry). */
+  /**
+   * Hash reservationId => meetingId: the meeting of each of the module's
+   * reservations made with a `meetingId` (a subset of `moduleReservations`),
+   * so freeing one knows which meeting's count to drop. Deleted with the module.
+   */
+  reservationMeetings: 'module:{moduleId}:reservationMeetings',
+  /**
+   * Hash meetingId => count (decimal string, >= 1): how many of the module's
+   * reservations are for each meeting. A reserve with `meetingId` adds 1;
+   * freeing such a reservation (release, pending TTL swept) takes 1, and at 0
+   * the field goes and the module leaves the meeting (both directions of
+   * `meetingModules` / `moduleMeetings`). Deleted with the module.
+   */
+  meetingReservations: 'module:{moduleId}:meetingReservations',
+  /**
+   * Set of moduleIds carrying a meeting (`meetingModules` filters by expiry):
+   * added by `addMeetingModule` and by a reserve with `meetingId`; removed by
+   * `removeMeetingModule`, by freeing the module's last reservation for the
+   * meeting, and by the module's removal.
+   */
   meetingModules: 'meeting:{meetingId}:modules',
   /** Set of meetingIds a module carries: the reverse index that lets removal drop it from each meeting. */
   moduleMeetings: 'module:{moduleId}:meetings',
@@ -80,6 +99,8 @@ export function clusterKeys(prefix: string) {
     module: (moduleId: string) => keyName(prefix, 'module', { moduleId }),
     zoneModules: (zoneId: string) => keyName(prefix, 'zoneModules', { zoneId }),
     moduleReservations: (moduleId: string) => keyName(prefix, 'moduleReservations', { moduleId }),
+    reservationMeetings: (moduleId: string) => keyName(prefix, 'reservationMeetings', { moduleId }),
+    meetingReservations: (moduleId: string) => keyName(prefix, 'meetingReservations', { moduleId }),
     meetingModules: (meetingId: string) => keyName(prefix, 'meetingModules', { meetingId }),
     moduleMeetings: (moduleId: string) => keyName(prefix, 'moduleMeetings', { moduleId }),
     meetingTop: (meetingId: string) => keyName(prefix, 'meetingTop', { meetingId }),

@@ -41,6 +41,41 @@ local function publish(event)
   redis.call('PUBLISH', K_events(), cjson.encode(event))
 end
 
+-- Orders ids by bytes, as compareIds does on the TypeScript side (Lua's '<'
+-- on strings follows the server's collation locale).
+local function id_less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- Frees a held reservation: its units, its pending deadline and its share of
+-- its meeting's record; the module leaves the meeting when that was its last
+-- reservation for it. Returns false when the reservation was not held.
+local function free_reservation(module_id, rid)
+  local rk = K_moduleReservations(module_id)
+  local units = redis.call('HGET', rk, rid)
+  if not units then return false end
+  redis.call('HDEL', rk, rid)
+  redis.call('ZREM', PENDING, module_id .. ':' .. rid)
+  local mk = K_module(module_id)
+  if redis.call('EXISTS', mk) == 1 then redis.call('HINCRBY', mk, 'reservedUnits', -tonumber(units)) end
+  local rmk = K_reservationMeetings(module_id)
+  local meeting = redis.call('HGET', rmk, rid)
+  if meeting then
+    redis.call('HDEL', rmk, rid)
+    local cmk = K_meetingReservations(module_id)
+    if redis.call('HINCRBY', cmk, meeting, -1) <= 0 then
+      redis.call('HDEL', cmk, meeting)
+      redis.call('SREM', K_meetingModules(meeting), module_id)
+      redis.call('SREM', K_moduleMeetings(module_id), meeting)
+    end
+  end
+  return true
+end
+
 -- Removes a module and everything that hangs off it, publishing what
 -- changed. Returns false when there was no module hash (only a stale index).
 local function remove_module(id, reason)
@@ -55,7 +90,7 @@ local function remove_module(id, reason)
   for _, rid in ipairs(redis.call('HKEYS', rk)) do
     redis.call('ZREM', PENDING, id .. ':' .. rid)
   end
-  redis.call('DEL', rk)
+  redis.call('DEL', rk, K_reservationMeetings(id), K_meetingReservations(id))
 
   local mmk = K_moduleMeetings(id)
   for _, meeting in ipairs(redis.call('SMEMBERS', mmk)) do
@@ -143,7 +178,8 @@ return 0
 
 /**
  * ARGV: batch size. Removes up to that many expired modules and frees up to
- * that many overdue pending reservations. Returns { removed ids, more (0|1) }.
+ * that many overdue pending reservations (each as a release does, meeting
+ * record included). Returns { removed ids, more (0|1) }.
  * Atomic, so of several concurrent sweepers exactly one removes (and reports)
  * each module.
  */
@@ -164,14 +200,7 @@ local overdue = redis.call('ZRANGEBYSCORE', PENDING, '-inf', now, 'LIMIT', 0, li
 for _, member in ipairs(overdue) do
   redis.call('ZREM', PENDING, member)
   local sep = string.find(member, ':', 1, true)
-  local module_id, rid = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
-  local rk = K_moduleReservations(module_id)
-  local units = redis.call('HGET', rk, rid)
-  if units then
-    redis.call('HDEL', rk, rid)
-    local mk = K_module(module_id)
-    if redis.call('EXISTS', mk) == 1 then redis.call('HINCRBY', mk, 'reservedUnits', -tonumber(units)) end
-  end
+  free_reservation(string.sub(member, 1, sep - 1), string.sub(member, sep + 1))
 end
 local more = 0
 if #due == limit or #overdue == limit then more = 1 end
@@ -179,24 +208,49 @@ return { removed, more }
 `;
 
 /**
- * ARGV: moduleId, reservationId, units, pendingTtlMs ('' = none).
- * Returns { 'ok' | 'full' | 'draining' | 'gone', reservedUnits, capacityUnits }.
- * Check and increment in one step: reservedUnits never passes capacityUnits.
+ * ARGV: moduleId, reservationId, units, pendingTtlMs ('' = none), meetingId ('' = none).
+ * Returns { 'ok' | 'full' | 'draining' | 'gone', reservedUnits, capacityUnits }
+ * or { 'elsewhere', reservedUnits, capacityUnits, moduleId of the meeting }.
+ * Check and increment in one step: reservedUnits never passes capacityUnits,
+ * and with a meeting, no second module of a zone gets it while one has room.
  */
 const RESERVE = `
-local module_id, rid, units, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local module_id, rid, units, ttl, meeting = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local now = now_ms()
 local mk = K_module(module_id)
-local h = redis.call('HMGET', mk, 'expiresAt', 'capacityUnits', 'reservedUnits', 'draining')
+local h = redis.call('HMGET', mk, 'expiresAt', 'capacityUnits', 'reservedUnits', 'draining', 'zoneId', 'role')
 if not h[1] or tonumber(h[1]) <= now then return { 'gone', 0, 0 } end
 local capacity, reserved = tonumber(h[2]), tonumber(h[3])
 local rk = K_moduleReservations(module_id)
 if redis.call('HEXISTS', rk, rid) == 1 then return { 'ok', reserved, capacity } end
+if meeting ~= '' then
+  local mmk = K_meetingModules(meeting)
+  if redis.call('SISMEMBER', mmk, module_id) == 0 then
+    -- Another module of the meeting (same zone and role) with room wins: most free units, then lowest id.
+    local best, best_free = false, -1
+    for _, other in ipairs(redis.call('SMEMBERS', mmk)) do
+      local o = redis.call('HMGET', K_module(other), 'expiresAt', 'capacityUnits', 'reservedUnits', 'draining', 'zoneId', 'role')
+      if o[1] and tonumber(o[1]) > now and o[4] ~= '1' and o[5] == h[5] and o[6] == h[6] then
+        local free = tonumber(o[2]) - tonumber(o[3])
+        if free >= units and (free > best_free or (free == best_free and id_less(other, best))) then
+          best, best_free = other, free
+        end
+      end
+    end
+    if best then return { 'elsewhere', reserved, capacity, best } end
+  end
+end
 if h[4] == '1' then return { 'draining', reserved, capacity } end
 if reserved + units > capacity then return { 'full', reserved, capacity } end
 redis.call('HSET', rk, rid, units)
 reserved = redis.call('HINCRBY', mk, 'reservedUnits', units)
 if ttl ~= '' then redis.call('ZADD', PENDING, int(now + tonumber(ttl)), module_id .. ':' .. rid) end
+if meeting ~= '' then
+  redis.call('HSET', K_reservationMeetings(module_id), rid, meeting)
+  redis.call('HINCRBY', K_meetingReservations(module_id), meeting, 1)
+  redis.call('SADD', K_meetingModules(meeting), module_id)
+  redis.call('SADD', K_moduleMeetings(module_id), meeting)
+end
 return { 'ok', reserved, capacity }
 `;
 
@@ -207,17 +261,13 @@ redis.call('ZREM', PENDING, ARGV[2] .. ':' .. ARGV[3])
 return 1
 `;
 
-/** ARGV: moduleId, reservationId. Returns 1, or 0 when not held. */
+/**
+ * ARGV: moduleId, reservationId. Returns 1, or 0 when not held. The module
+ * leaves the reservation's meeting when it was its last reservation for it.
+ */
 const RELEASE = `
-local module_id, rid = ARGV[2], ARGV[3]
-local rk = K_moduleReservations(module_id)
-local units = redis.call('HGET', rk, rid)
-if not units then return 0 end
-redis.call('HDEL', rk, rid)
-redis.call('ZREM', PENDING, module_id .. ':' .. rid)
-local mk = K_module(module_id)
-if redis.call('EXISTS', mk) == 1 then redis.call('HINCRBY', mk, 'reservedUnits', -tonumber(units)) end
-return 1
+if free_reservation(ARGV[2], ARGV[3]) then return 1 end
+return 0
 `;
 
 /** ARGV: meetingId, moduleId. Returns 1, or 0 when the module is not live. */

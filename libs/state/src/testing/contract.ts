@@ -427,6 +427,263 @@ export function describeClusterStateContract(name: string, factory: ClusterState
       });
     });
 
+    describe('meeting-affine reservations (reserve with meetingId)', () => {
+      const MEETING_2 = MeetingId('meeting-2');
+      /** A reserve of `units` on `moduleId` for `meetingId` (default MEETING). */
+      const reserveFor = (
+        moduleId: string,
+        reservationId: string,
+        options: { units?: number; meetingId?: MeetingId; pendingTtlMs?: number } = {},
+        on = store,
+      ): Promise<ReserveResult> =>
+        on.reserve({
+          moduleId: mid(moduleId),
+          reservationId: rid(reservationId),
+          units: options.units ?? 1,
+          meetingId: options.meetingId ?? MEETING,
+          ...(options.pendingTtlMs === undefined ? {} : { pendingTtlMs: options.pendingTtlMs }),
+        });
+      const reservedOn = async (id: string, on = store): Promise<number | undefined> =>
+        (await on.getModule(mid(id)))?.reservedUnits;
+
+      it('refuses a second module with elsewhere while the meeting\'s module has room, and takes it once that one is full', async () => {
+        await register('sfu-a', { capacityUnits: 2 });
+        await register('sfu-b', { capacityUnits: 2 });
+        await register('sfu-c', { capacityUnits: 2 });
+        expect(await reserveFor('sfu-a', 'r-1')).toEqual({ ok: true, reservedUnits: 1, capacityUnits: 2 });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+
+        expect(await reserveFor('sfu-b', 'r-2')).toEqual({
+          ok: false,
+          reason: 'elsewhere',
+          moduleId: 'sfu-a',
+          reservedUnits: 0,
+          capacityUnits: 2,
+        });
+        expect(await reservedOn('sfu-b')).toBe(0);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        // Refused means not held.
+        expect(await store.releaseReservation(mid('sfu-b'), rid('r-2'))).toBe(false);
+
+        expect(await reserveFor('sfu-a', 'r-2')).toEqual({ ok: true, reservedUnits: 2, capacityUnits: 2 });
+        // sfu-a is full: the meeting may take a second module.
+        expect(await reserveFor('sfu-b', 'r-3')).toEqual({ ok: true, reservedUnits: 1, capacityUnits: 2 });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a', 'sfu-b']);
+        // A full module of the meeting is never named; one with room is.
+        expect(await reserveFor('sfu-c', 'r-4')).toMatchObject({ ok: false, reason: 'elsewhere', moduleId: 'sfu-b' });
+        // A module that carries the meeting already is not sent elsewhere, full or not.
+        expect(await reserveFor('sfu-a', 'r-4')).toMatchObject({ ok: false, reason: 'full' });
+        // Without meetingId, reserve knows no meeting.
+        expect(await store.reserve({ moduleId: mid('sfu-c'), reservationId: rid('r-5'), units: 1 })).toMatchObject({
+          ok: true,
+        });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a', 'sfu-b']);
+      });
+
+      it('names the module of the meeting with the most free units (ties: lowest id), and only one with room for the units', async () => {
+        await register('sfu-a', { capacityUnits: 10 });
+        await register('sfu-c', { capacityUnits: 10 });
+        await register('sfu-new', { capacityUnits: 10 });
+        expect(await store.addMeetingModule(MEETING, mid('sfu-a'))).toBe(true);
+        expect(await store.addMeetingModule(MEETING, mid('sfu-c'))).toBe(true);
+        await store.reserve({ moduleId: mid('sfu-a'), reservationId: rid('r-a'), units: 4 });
+        await store.reserve({ moduleId: mid('sfu-c'), reservationId: rid('r-c1'), units: 2 });
+        expect(await reserveFor('sfu-new', 'r-1')).toMatchObject({ ok: false, reason: 'elsewhere', moduleId: 'sfu-c' });
+        await store.reserve({ moduleId: mid('sfu-c'), reservationId: rid('r-c2'), units: 2 });
+        // 6 free on each: the lowest id.
+        expect(await reserveFor('sfu-new', 'r-1')).toMatchObject({ ok: false, reason: 'elsewhere', moduleId: 'sfu-a' });
+        // Neither has 7 free: the new module takes the meeting.
+        expect(await reserveFor('sfu-new', 'r-1', { units: 7 })).toEqual({ ok: true, reservedUnits: 7, capacityUnits: 10 });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a', 'sfu-c', 'sfu-new']);
+        // Now it carries the meeting: it is not sent to the emptier sfu-a.
+        expect(await reserveFor('sfu-new', 'r-2')).toEqual({ ok: true, reservedUnits: 8, capacityUnits: 10 });
+      });
+
+      it('an already-held reservation id answers ok and changes nothing, even when the meeting is elsewhere', async () => {
+        await register('sfu-a');
+        await register('sfu-b');
+        expect((await reserveFor('sfu-a', 'r-1')).ok).toBe(true);
+        expect((await store.reserve({ moduleId: mid('sfu-b'), reservationId: rid('r-b'), units: 2 })).ok).toBe(true);
+        expect(await reserveFor('sfu-b', 'r-b')).toEqual({
+          ok: true,
+          reservedUnits: 2,
+          capacityUnits: DEFAULT_MODULE_CAPACITY_UNITS,
+        });
+        expect(await reserveFor('sfu-a', 'r-1', { units: 2 })).toEqual({
+          ok: true,
+          reservedUnits: 1,
+          capacityUnits: DEFAULT_MODULE_CAPACITY_UNITS,
+        });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        // r-b was held without a meeting: releasing it does not touch the meeting.
+        expect(await store.releaseReservation(mid('sfu-b'), rid('r-b'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+      });
+
+      it('draining or gone modules of the meeting, and those of another zone or role, do not cause elsewhere', async () => {
+        // Draining.
+        await register('sfu-a');
+        await register('sfu-b');
+        expect((await reserveFor('sfu-a', 'r-a')).ok).toBe(true);
+        expect(await reserveFor('sfu-b', 'r-b')).toMatchObject({ ok: false, reason: 'elsewhere', moduleId: 'sfu-a' });
+        expect(await store.setDraining(mid('sfu-a'), true)).toBe(true);
+        expect(await reserveFor('sfu-b', 'r-b')).toMatchObject({ ok: true, reservedUnits: 1 });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a', 'sfu-b']);
+
+        // Another zone, another role.
+        await register('sfu-zone-b', { zoneId: ZONE_B });
+        await register('mmr-cloud', { role: 'cloud' });
+        await register('sfu-c');
+        expect((await reserveFor('sfu-zone-b', 'r-z', { meetingId: MEETING_2 })).ok).toBe(true);
+        expect(await store.addMeetingModule(MEETING_2, mid('mmr-cloud'))).toBe(true);
+        expect(await reserveFor('sfu-c', 'r-c', { meetingId: MEETING_2 })).toMatchObject({ ok: true, reservedUnits: 1 });
+        expect(await store.meetingModules(MEETING_2)).toEqual(['mmr-cloud', 'sfu-c', 'sfu-zone-b']);
+
+        // Gone (expired, not yet swept).
+        const meeting3 = MeetingId('meeting-3');
+        await register('sfu-dying');
+        await register('sfu-d');
+        expect((await reserveFor('sfu-dying', 'r-dying', { meetingId: meeting3 })).ok).toBe(true);
+        expect(await reserveFor('sfu-d', 'r-d', { meetingId: meeting3 })).toMatchObject({ reason: 'elsewhere' });
+        await shortenLife('sfu-dying');
+        await expire();
+        expect(await reserveFor('sfu-d', 'r-d', { meetingId: meeting3 })).toMatchObject({ ok: true, reservedUnits: 1 });
+        expect(await store.meetingModules(meeting3)).toEqual(['sfu-d']);
+      });
+
+      it('25 concurrent joins of one meeting over 3 modules of 10, retried where told: 10, 10 and 5, a module added only when the others are full', async () => {
+        const peers = await openPeers(3);
+        const ids = ['sfu-1', 'sfu-2', 'sfu-3'];
+        await Promise.all(ids.map((id) => register(id, { capacityUnits: 10 }, peers.stores[0])));
+        // Deterministic "random" first targets (a small LCG), so a failure can be replayed.
+        let seed = 12345;
+        const nextIndex = (): number => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return seed % ids.length;
+        };
+        const refusals: ReserveResult[] = [];
+        const join = async (i: number): Promise<string> => {
+          const on = peers.stores[i % peers.stores.length] as ClusterState;
+          let target = ids[nextIndex()] as string;
+          for (let attempt = 0; attempt < 100; attempt++) {
+            const result = await reserveFor(target, `r-${i}`, {}, on);
+            if (result.ok) return target;
+            refusals.push(result);
+            if (result.reason === 'elsewhere') target = result.moduleId;
+            else target = ids[(ids.indexOf(target) + 1) % ids.length] as string; // full: the next module
+          }
+          throw new Error(`join ${i} found no room in 100 attempts`);
+        };
+        const landed = await Promise.all(Array.from({ length: 25 }, (_, i) => join(i)));
+
+        for (const refusal of refusals) {
+          expect(['elsewhere', 'full']).toContain(!refusal.ok && refusal.reason);
+          expect(refusal.reservedUnits).toBeLessThanOrEqual(10);
+        }
+        const reserved = await Promise.all(ids.map((id) => reservedOn(id, peers.stores[1])));
+        expect(reserved.every((units) => units !== undefined && units <= 10)).toBe(true);
+        expect([...reserved].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([5, 10, 10]);
+        ids.forEach((id, i) => expect(landed.filter((where) => where === id)).toHaveLength(reserved[i] ?? NaN));
+        expect(await peers.stores[2]?.meetingModules(MEETING)).toEqual(ids);
+      });
+
+      it('releasing the last reservation of the meeting on a module removes it from the meeting; releasing one of two keeps it', async () => {
+        await register('sfu-a');
+        await register('sfu-b');
+        expect((await reserveFor('sfu-a', 'r-1')).ok).toBe(true);
+        expect((await reserveFor('sfu-a', 'r-2', { pendingTtlMs: LONG_TTL_MS })).ok).toBe(true);
+        expect((await reserveFor('sfu-a', 'r-3', { meetingId: MEETING_2 })).ok).toBe(true);
+        expect((await store.reserve({ moduleId: mid('sfu-a'), reservationId: rid('r-plain'), units: 1 })).ok).toBe(true);
+        expect(await store.confirmReservation(mid('sfu-a'), rid('r-2'))).toBe(true);
+
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-1'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-plain'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-2'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await store.meetingModules(MEETING_2)).toEqual(['sfu-a']);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-2'))).toBe(false);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-3'))).toBe(true);
+        expect(await store.meetingModules(MEETING_2)).toEqual([]);
+        expect(await reservedOn('sfu-a')).toBe(0);
+
+        // The meeting is nowhere now: any module may take it, and then it is the one others are sent to.
+        expect(await reserveFor('sfu-b', 'r-4')).toMatchObject({ ok: true });
+        expect(await reserveFor('sfu-a', 'r-5')).toMatchObject({ ok: false, reason: 'elsewhere', moduleId: 'sfu-b' });
+      });
+
+      it('a pending reservation for a meeting that expires unused takes its meeting record with it at the sweep', async () => {
+        await register('sfu-a');
+        const ttl = fx.shortTtlMs;
+        expect((await reserveFor('sfu-a', 'r-unused', { pendingTtlMs: ttl })).ok).toBe(true);
+        expect((await reserveFor('sfu-a', 'r-arrived', { pendingTtlMs: ttl, meetingId: MEETING_2 })).ok).toBe(true);
+        expect(await store.confirmReservation(mid('sfu-a'), rid('r-arrived'))).toBe(true);
+
+        await expire();
+        // Held until a sweep frees it.
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        expect(await store.sweepExpired()).toEqual([]);
+
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await store.meetingModules(MEETING_2)).toEqual(['sfu-a']);
+        expect(await reservedOn('sfu-a')).toBe(1);
+      });
+
+      it('explicit add and remove stay explicit: the last freed reservation still takes the module out, removal is at once', async () => {
+        await register('sfu-a');
+        expect(await store.addMeetingModule(MEETING, mid('sfu-a'))).toBe(true);
+        expect((await reserveFor('sfu-a', 'r-1')).ok).toBe(true);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-1'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+
+        expect((await reserveFor('sfu-a', 'r-2')).ok).toBe(true);
+        await store.removeMeetingModule(MEETING, mid('sfu-a'));
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await reservedOn('sfu-a')).toBe(1);
+        // The next reserve for the meeting adds it again; it leaves with its last reservation.
+        expect((await reserveFor('sfu-a', 'r-3')).ok).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-2'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+        expect(await store.releaseReservation(mid('sfu-a'), rid('r-3'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+      });
+
+      it('removing a module (deregistered or swept) forgets its reservations per meeting: nothing of them returns', async () => {
+        await register('sfu-left');
+        await register('sfu-died');
+        expect((await reserveFor('sfu-left', 'r-1')).ok).toBe(true);
+        expect((await reserveFor('sfu-left', 'r-2')).ok).toBe(true);
+        expect((await reserveFor('sfu-died', 'r-3', { meetingId: MEETING_2 })).ok).toBe(true);
+        expect((await reserveFor('sfu-died', 'r-4', { meetingId: MEETING_2 })).ok).toBe(true);
+        expect(await store.deregisterModule(mid('sfu-left'))).toBe(true);
+        await shortenLife('sfu-died');
+        await expire();
+        expect(await store.sweepExpired()).toEqual(['sfu-died']);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await store.meetingModules(MEETING_2)).toEqual([]);
+
+        // Back as new modules: one reservation for the meeting, released, takes each out again
+        // (a count left over from before would keep it in).
+        await register('sfu-left');
+        await register('sfu-died');
+        expect((await reserveFor('sfu-left', 'r-5')).ok).toBe(true);
+        expect((await reserveFor('sfu-died', 'r-6', { meetingId: MEETING_2 })).ok).toBe(true);
+        // Old reservation ids are not held any more, not even their meeting share.
+        expect(await store.releaseReservation(mid('sfu-left'), rid('r-1'))).toBe(false);
+        expect(await store.releaseReservation(mid('sfu-left'), rid('r-5'))).toBe(true);
+        expect(await store.releaseReservation(mid('sfu-died'), rid('r-6'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await store.meetingModules(MEETING_2)).toEqual([]);
+        // A reservation id reused without a meeting is not counted for the old one.
+        expect((await store.reserve({ moduleId: mid('sfu-left'), reservationId: rid('r-2'), units: 1 })).ok).toBe(true);
+        expect((await reserveFor('sfu-left', 'r-7')).ok).toBe(true);
+        expect(await store.releaseReservation(mid('sfu-left'), rid('r-2'))).toBe(true);
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-left']);
+      });
+    });
+
     describe('top MMR of a meeting', () => {
       it('claimTop() is compare-and-set: the first claimant wins, others see the holder, the holder may claim again', async () => {
         await register('sfu-1');
@@ -612,6 +869,16 @@ export function describeClusterStateContract(name: string, factory: ClusterState
           (s) => s.reserve({ moduleId: good.id, reservationId: 'r:1' as ReservationId, units: 1 }),
           'INVALID_ID',
         ],
+        [
+          'reserve meeting id',
+          (s) => s.reserve({ moduleId: good.id, reservationId: rid('r-1'), units: 1, meetingId: 'm:1' as MeetingId }),
+          'INVALID_ID',
+        ],
+        [
+          'reserve meeting id (not a string)',
+          (s) => s.reserve({ moduleId: good.id, reservationId: rid('r-1'), units: 1, meetingId: 7 as unknown as MeetingId }),
+          'INVALID_ID',
+        ],
         ['confirm id', (s) => s.confirmReservation(good.id, '' as ReservationId), 'INVALID_ID'],
         ['release id', (s) => s.releaseReservation('x y' as ModuleId, rid('r-1')), 'INVALID_ID'],
         ['meeting id (add)', (s) => s.addMeetingModule('m:1' as MeetingId, good.id), 'INVALID_ID'],
@@ -632,6 +899,12 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         await register('sfu-1');
         await expectCode(store.reserve({ moduleId: good.id, reservationId: rid('r-1'), units: 0 }), 'INVALID_ARGUMENT');
         expect((await store.getModule(good.id))?.reservedUnits).toBe(0);
+        await expectCode(
+          store.reserve({ moduleId: good.id, reservationId: rid('r-1'), units: 1, meetingId: '' as MeetingId }),
+          'INVALID_ID',
+        );
+        expect((await store.getModule(good.id))?.reservedUnits).toBe(0);
+        expect(await store.meetingModules(MEETING)).toEqual([]);
       });
     });
 
