@@ -6,8 +6,8 @@
  * decisions come from @meetedge/media.
  */
 import websocket from '@fastify/websocket';
-import { MEETEDGE_VERSION } from '@meetedge/core';
-import { v1 } from '@meetedge/proto';
+import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
+import { meetingInfoFromProto, qualityFromProto, qualityToProto, v1 } from '@meetedge/proto';
 import {
   Gauge,
   baseUrlOf,
@@ -21,10 +21,10 @@ import {
 import { MAX_CLIENT_MESSAGE_BYTES } from '@meetedge/signaling';
 import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
-import { MediaServer, type ModuleMediaStats } from './media/media-server';
+import { MediaServer, type Admission, type Expectation, type LeaveReason, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
 import { loadSampler } from './registration/load';
-import { ZcpRegistrar } from './registration/zcp-registrar';
+import { ZcpRegistrar, type ParticipantEvent, type ZcpCommand } from './registration/zcp-registrar';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, TcpMux, UdpMux, createPeerConnection, type TcpMuxStats, type UdpMuxStats } from './webrtc';
 
 export interface SfuDeps {
@@ -36,6 +36,12 @@ export interface SfuDeps {
   ownsState?: boolean;
   /** Clock for ticket expiry and media timing, ms since the epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * The zone's ZCPs (`host:port`), read at start, when the process knows
+   * them only then (the all-in-one starts its ZCPs first). Default:
+   * MEETEDGE_ZCP_ADDRESSES.
+   */
+  zcpAddresses?: () => readonly string[];
 }
 
 const moduleInfoSchema = {
@@ -145,12 +151,38 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports
   }
 }
 
+const LEAVE_REASONS: Record<LeaveReason, v1.LeaveReason> = {
+  hangup: v1.LeaveReason.HANGUP,
+  timeout: v1.LeaveReason.TIMEOUT,
+  removed: v1.LeaveReason.REMOVED,
+  drain: v1.LeaveReason.DRAIN,
+  'ticket-expired': v1.LeaveReason.TICKET_EXPIRED,
+};
+
+/** How often announced participants that never came are looked for, ms. */
+const EXPECTATION_SWEEP_MS = 1000;
+
+function arrivedEvent(a: Admission): ParticipantEvent {
+  return {
+    $case: 'participantArrived',
+    value: { meetingId: a.meetingId, participantId: a.participantId, reservationId: a.reservationId, quality: qualityToProto(a.quality) },
+  };
+}
+
+function leftEvent(a: Admission, reason: LeaveReason, meetingEmpty: boolean): ParticipantEvent {
+  return {
+    $case: 'participantLeft',
+    value: { meetingId: a.meetingId, participantId: a.participantId, reservationId: a.reservationId, reason: LEAVE_REASONS[reason], meetingEmpty },
+  };
+}
+
 /**
  * What the module announces to the ZCPs. Its media URL is the media-session
  * WebSocket on the announced IP (where its ICE candidates point) and the
- * HTTP port it really listens on.
+ * HTTP port it really listens on; `held` re-announces every participant the
+ * module holds (empty on a fresh start).
  */
-function registerMessage(config: SfuConfig, baseUrl: string | undefined): v1.Register {
+function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: Map<MeetingId, Admission[]>): v1.Register {
   const port = baseUrl ? new URL(baseUrl).port : String(config.httpPort);
   const host = config.announcedIp.includes(':') ? `[${config.announcedIp}]` : config.announcedIp;
   return v1.Register.create({
@@ -161,7 +193,59 @@ function registerMessage(config: SfuConfig, baseUrl: string | undefined): v1.Reg
     mediaUrl: `ws://${host}:${port}/v1/media`,
     capacityUnits: config.capacityUnits,
     version: MEETEDGE_VERSION,
+    heldMeetings: [...held].map(([meetingId, admissions]) => ({
+      meetingId,
+      participants: admissions.map((a) => ({ participantId: a.participantId, reservationId: a.reservationId, quality: qualityToProto(a.quality) })),
+    })),
   });
+}
+
+/** ExpectParticipant → domain, or INVALID_ARGUMENT naming the field. */
+export function expectationFrom(e: v1.ExpectParticipant): Expectation {
+  const field = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `expect_participant.${name}: ${(err as Error).message}`);
+    }
+  };
+  const expiresAt = Number(e.ticketExpiresAtUnixMs);
+  if (!Number.isSafeInteger(expiresAt) || expiresAt <= 0) {
+    throw new MeetedgeError('INVALID_ARGUMENT', `expect_participant.ticket_expires_at_unix_ms must be a positive time, got ${String(e.ticketExpiresAtUnixMs)}`);
+  }
+  return {
+    meetingId: field('meeting_id', () => MeetingId(e.meetingId)),
+    participantId: field('participant_id', () => ParticipantId(e.participantId)),
+    reservationId: field('reservation_id', () => ReservationId(e.reservationId)),
+    quality: qualityFromProto(e.quality, 'expect_participant.quality'),
+    expiresAt,
+  };
+}
+
+/** Acts on a command from a ZCP; a malformed one is refused with a log line naming what was wrong. */
+function onZcpCommand(media: MediaServer, logger: Logger, command: ZcpCommand, zcpAddress: string): void {
+  try {
+    switch (command.$case) {
+      case 'drain':
+        if (media.drainReason === undefined) logger.warn({ zcpAddress, reason: command.value.reason }, 'draining: no new participants');
+        media.drain(command.value.reason);
+        return;
+      case 'meetingServerInfo': {
+        const info = meetingInfoFromProto(command.value);
+        media.setMeetingInfo(info.meetingId, info);
+        return;
+      }
+      case 'expectParticipant':
+        media.expect(expectationFrom(command.value));
+        return;
+      case 'setCascade':
+        logger.debug({ zcpAddress, meetingId: command.value.meetingId }, 'cascade commands arrive with issue [5]');
+        return;
+    }
+  } catch (err) {
+    if (!isMeetedgeError(err)) throw err;
+    logger.warn({ zcpAddress, command: command.$case, code: err.code }, `ZCP command refused: ${err.message}`);
+  }
 }
 
 export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
@@ -170,6 +254,8 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
   const metrics = deps.metrics ?? createServiceMetrics(name);
   // The one UDP port (and its TCP twin) every media connection of the module shares; bound at start.
   let ports: MediaPorts | undefined;
+  // Bound below: the media server reports participants to the ZCPs through the registrar.
+  let report: ((event: ParticipantEvent) => void) | undefined;
   const media = new MediaServer({
     moduleId: config.moduleId,
     capacityUnits: config.capacityUnits,
@@ -181,6 +267,10 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     createPeer: () => {
       if (!ports) throw new Error('media port is not open');
       return createPeerConnection({ announcedIp: config.announcedIp, udpMux: ports.udp, tcpMux: ports.tcp });
+    },
+    events: {
+      arrived: (admission) => report?.(arrivedEvent(admission)),
+      left: (admission, reason, meetingEmpty) => report?.(leftEvent(admission, reason, meetingEmpty)),
     },
     logger: logger.child({ component: 'media' }),
     now: deps.now,
@@ -225,21 +315,21 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
 
   // Registration with every ZCP of the zone (none listed: standalone, nothing registers).
   let baseUrl: string | undefined;
-  const registrar =
-    config.zcpAddresses.length === 0
-      ? undefined
-      : new ZcpRegistrar({
-          addresses: config.zcpAddresses,
-          logger: logger.child({ component: 'registration' }),
-          register: () => registerMessage(config, baseUrl),
-          load: loadSampler(() => media.stats()),
-          onCommand: (command, zcpAddress) => {
-            if (command.$case === 'drain') {
-              if (media.drainReason === undefined) logger.warn({ zcpAddress, reason: command.value.reason }, 'draining: no new participants');
-              media.drain(command.value.reason);
-            }
-          },
-        });
+  let registrar: ZcpRegistrar | undefined;
+  const startRegistration = (addresses: readonly string[]): void => {
+    if (addresses.length === 0) return;
+    const zcps = new ZcpRegistrar({
+      addresses,
+      logger: logger.child({ component: 'registration' }),
+      register: () => registerMessage(config, baseUrl, media.heldMeetings()),
+      load: loadSampler(() => media.stats()),
+      onCommand: (command, zcpAddress) => onZcpCommand(media, logger, command, zcpAddress),
+    });
+    registrar = zcps;
+    report = (event) => zcps.report(event);
+    zcps.start();
+  };
+  let expectations: NodeJS.Timeout | undefined;
 
   http.get('/v1/stats', async () => ({
     module: media.stats(),
@@ -256,10 +346,13 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
       logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp }, 'media port open');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       baseUrl = baseUrlOf(http);
-      registrar?.start();
+      startRegistration(deps.zcpAddresses?.() ?? config.zcpAddresses);
+      expectations = setInterval(() => media.expireExpected(), EXPECTATION_SWEEP_MS);
+      expectations.unref();
       return baseUrl;
     },
     close: once(async () => {
+      clearInterval(expectations);
       // Deregister first: the ZCPs stop placing anyone here before the sessions close.
       await registrar?.close();
       await media.close();

@@ -1,7 +1,7 @@
 /**
- * Composition root of the zone controller proxy. Module registration over
- * gRPC, placement and the join API arrive with issue [4]; today the ZCP
- * serves its zone's live modules from the cluster state, health and metrics.
+ * Composition root of the zone controller proxy: module registration over
+ * gRPC (registry/), the join API with placement (join/, placement/), the
+ * zone's live modules, the probe, health and metrics (docs/zcp.md).
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { MEETEDGE_VERSION } from '@meetedge/core';
@@ -17,7 +17,7 @@ import {
 } from '@meetedge/service-kit';
 import type { ClusterState } from '@meetedge/state';
 import type { ZcpConfig } from './config';
-import { Assigner, GrpcMeetingInfoSource, registerJoinRoutes, type MeetingInfoSource } from './join';
+import { Assigner, CachedMeetingInfoSource, GrpcMeetingInfoSource, registerJoinRoutes, type MeetingInfoSource } from './join';
 import { ModuleRegistry, type ModuleRegistryOptions } from './registry/module-registry';
 import { registerRegistryRoutes } from './registry/routes';
 
@@ -33,6 +33,8 @@ export interface ZcpDeps {
   meetingInfo?: MeetingInfoSource;
   /** Clock for tokens and tickets, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** The cloud zone controller's address, read at the first join; default MEETEDGE_ZONE_CONTROLLER_ADDRESS. */
+  zoneControllerAddress?: () => string;
 }
 
 export interface ZcpService extends Service {
@@ -65,6 +67,9 @@ const moduleSchema = {
     },
   },
 } as const;
+
+/** How long a ZCP keeps a meeting's info from the cloud zone controller, ms. */
+const MEETING_INFO_TTL_MS = 5000;
 
 export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
   const logger = deps.logger.child({ service: 'zcp', zcpId: config.zcpId, zoneId: config.zoneId });
@@ -111,7 +116,10 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
   const now = deps.now ?? Date.now;
   registerRegistryRoutes(http, registry, { tokenPublicKey: config.tokenPublicKey, now });
   const meetingInfo =
-    deps.meetingInfo ?? new GrpcMeetingInfoSource({ address: config.zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId });
+    deps.meetingInfo ??
+    new CachedMeetingInfoSource(new GrpcMeetingInfoSource({ address: deps.zoneControllerAddress ?? config.zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId }), {
+      ttlMs: MEETING_INFO_TTL_MS,
+    });
   const assigner = new Assigner({
     zoneId: config.zoneId,
     state: deps.state,
@@ -119,6 +127,7 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
     ticketKey: config.ticketPrivateKey,
     ticketTtlMs: config.ticketTtlMs,
     cloudMmrUrl: config.cloudMmrUrl,
+    announce: (moduleId, info, expected) => registry.announce(moduleId, info, expected),
     logger,
     now,
   });

@@ -10,7 +10,7 @@
  * to the cloud. No Node or browser imports: the media and signaling clients
  * come in as `open…` functions.
  */
-import { MeetedgeError, type ErrorCode } from '@meetedge/core';
+import { MeetedgeError, type ErrorCode, type Quality } from '@meetedge/core';
 import { probeZones, type ZoneToProbe } from './zone-probe';
 
 /** What the control plane's POST /v1/meetings/:id/join answers. */
@@ -76,6 +76,30 @@ async function call<T>(doFetch: typeof fetch, url: string, init: { method: 'POST
   return body as T;
 }
 
+/**
+ * Asks a zone's ZCPs for a module, in the order given: the next ZCP only when
+ * one does not answer (down, unreachable, or UNAVAILABLE); a refusal of the
+ * join itself (FORBIDDEN, CAPACITY_EXCEEDED, ...) is the zone's answer, since
+ * every ZCP of a zone shares its state. Throws the last error when none placed.
+ */
+export async function assignInZone(
+  zcpUrls: readonly string[],
+  accessToken: string,
+  request: { meetingId: string; quality: Quality },
+  doFetch: typeof fetch = fetch,
+): Promise<Assignment> {
+  let lastError: unknown = new MeetedgeError('UNAVAILABLE', 'the zone has no ZCP');
+  for (const zcp of zcpUrls) {
+    try {
+      return await call<Assignment>(doFetch, `${zcp.replace(/\/+$/, '')}/v1/assign`, { method: 'POST', token: accessToken, body: request });
+    } catch (err) {
+      lastError = err;
+      if (err instanceof MeetedgeError && err.code !== 'UNAVAILABLE') break;
+    }
+  }
+  throw lastError;
+}
+
 export async function joinMeeting<Media, Signal>(options: JoinMeetingOptions<Media, Signal>): Promise<JoinedMeeting<Media, Signal>> {
   const doFetch = options.fetch ?? fetch;
   const base = options.controlPlaneUrl.replace(/\/+$/, '');
@@ -90,21 +114,12 @@ export async function joinMeeting<Media, Signal>(options: JoinMeetingOptions<Med
   let lastError: unknown;
   // The nearest zone first; inside a zone, its ZCPs fastest first (any ZCP of a zone can place).
   for (const zone of ranked) {
-    for (const zcp of zone.zcpUrls) {
-      try {
-        assignment = await call<Assignment>(doFetch, `${zcp.replace(/\/+$/, '')}/v1/assign`, {
-          method: 'POST',
-          token: accessToken,
-          body: { meetingId: meeting.meetingId, quality },
-        });
-        break;
-      } catch (err) {
-        lastError = err;
-        // A refusal of the meeting itself (not the ZCP being down) ends the zone: its other ZCPs would say the same.
-        if (err instanceof MeetedgeError && err.code !== 'UNAVAILABLE') break;
-      }
+    try {
+      assignment = await assignInZone(zone.zcpUrls, accessToken, { meetingId: meeting.meetingId, quality }, doFetch);
+      break;
+    } catch (err) {
+      lastError = err;
     }
-    if (assignment) break;
   }
   if (!assignment) {
     throw lastError instanceof MeetedgeError

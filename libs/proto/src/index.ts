@@ -5,5 +5,5 @@
  * that map wire values to domain values at the gRPC door. See docs/contracts.md.
  */
 export * as v1 from './v1';
-export { qualityFromProto, qualityToProto } from './mapping';
+export { meetingInfoFromProto, meetingInfoToProto, qualityFromProto, qualityToProto, type MeetingInfo } from './mapping';
 export { fromGrpcError, grpcStatusForCode, toGrpcError, ERROR_CODE_METADATA_KEY } from './grpc-errors';

@@ -46,6 +46,12 @@ export async function runMain(
   boot: () => Promise<{
     logger: Logger;
     services: Service[];
+    /**
+     * Runs once every service has started, before `onStarted`, with their
+     * base URLs in order (e.g. seeding what needs the real ports); a failure
+     * is a failure to start.
+     */
+    afterStart?: (urls: string[]) => Promise<void>;
     /** Called once every service has started, with their base URLs in order. */
     onStarted?: (urls: string[]) => void;
     /** Releases what the services share (e.g. a store), after they all closed. */
@@ -85,6 +91,7 @@ export async function runMain(
   const starting = (async () => {
     const urls: string[] = [];
     for (const service of services) urls.push(await service.start());
+    await booted.afterStart?.(urls);
     return urls;
   })();
 

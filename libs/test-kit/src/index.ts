@@ -1,2 +1,2 @@
-export { startRedis, pingOnce, MissingRedisServerError, type TestRedis, type StartRedisOptions } from './redis-server';
+export { startRedis, pingOnce, freeTcpPort, MissingRedisServerError, type TestRedis, type StartRedisOptions } from './redis-server';
 export { waitFor, sleep, type WaitForOptions } from './wait-for';

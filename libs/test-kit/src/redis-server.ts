@@ -49,7 +49,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
 
 async function startOnce(options: StartRedisOptions): Promise<TestRedis> {
   const binary = options.binary ?? 'redis-server';
-  const port = await freePort();
+  const port = await freeTcpPort();
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -110,8 +110,8 @@ function isMissingBinary(err: unknown): boolean {
   return err instanceof MissingRedisServerError;
 }
 
-/** Asks the OS for a free port (bind to 0), other than 6379. */
-async function freePort(): Promise<number> {
+/** Asks the OS for a free TCP port on 127.0.0.1 (bind to 0, then close), never 6379. */
+export async function freeTcpPort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();

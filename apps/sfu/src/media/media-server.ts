@@ -4,7 +4,8 @@
  * side by side; each is its own island.
  */
 import type { KeyObject } from 'node:crypto';
-import type { MeetingId, MeetingMode, ModuleId } from '@meetedge/core';
+import { unitsFor, type MeetingId, type MeetingMode, type ModuleId, type ParticipantId, type Quality, type ReservationId } from '@meetedge/core';
+import type { MeetingInfo } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
 import { CapacityLedger, holderOf } from './capacity';
@@ -12,6 +13,35 @@ import { Meeting } from './meeting';
 import type { Participant } from './participant';
 import { MediaSession, type SessionSocket } from './session';
 import { addCounters, zeroCounters, type MediaCounters } from './stats';
+
+/** A participant admitted with a join ticket: what its capacity is held under. */
+export interface Admission {
+  readonly meetingId: MeetingId;
+  readonly participantId: ParticipantId;
+  /** The ticket id, which is the id of its reservation in the cluster state. */
+  readonly reservationId: ReservationId;
+  readonly quality: Quality;
+}
+
+/** Why a participant left the module (module_registry.proto, LeaveReason). */
+export type LeaveReason = 'hangup' | 'timeout' | 'removed' | 'drain' | 'ticket-expired';
+
+/**
+ * What the module tells its ZCPs about participants, so the cluster state's
+ * reservations follow who is really here (registration/ relays these).
+ */
+export interface ParticipantEvents {
+  /** A client arrived with a valid ticket: its reservation is confirmed. */
+  arrived(admission: Admission): void;
+  /** A participant left (or an expected one never came): its reservation is freed. */
+  left(admission: Admission, reason: LeaveReason, meetingEmpty: boolean): void;
+}
+
+/** A participant a ZCP placed here and announced (ExpectParticipant), not arrived yet. */
+export interface Expectation extends Admission {
+  /** When its ticket stops being accepted, ms since the epoch. */
+  readonly expiresAt: number;
+}
 
 export interface MediaServerOptions {
   moduleId: ModuleId;
@@ -28,6 +58,8 @@ export interface MediaServerOptions {
   joinTimeoutMs?: number;
   /** Builds the werift connection of a participant (webrtc/peer-factory). */
   createPeer: () => RTCPeerConnection;
+  /** Told when participants arrive and leave; default: nobody (a standalone module). */
+  events?: ParticipantEvents;
   logger: Logger;
   now?: () => number;
 }
@@ -48,6 +80,8 @@ export interface ModuleMediaStats extends MediaCounters {
   sessions: number;
   /** Sessions closed because of a protocol error. */
   sessionsRefused: number;
+  /** Participants a ZCP announced that have not arrived yet. */
+  expected: number;
 }
 
 export class MediaServer {
@@ -56,6 +90,12 @@ export class MediaServer {
   private readonly sessions = new Set<MediaSession>();
   /** The joined session of each participant of each meeting (`meetingId/participantId`). */
   private readonly joined = new Map<string, MediaSession>();
+  /** What each admitted participant (`meetingId/participantId`) holds. */
+  private readonly admissions = new Map<string, Admission>();
+  /** Announced participants by reservation id, until they arrive or their ticket expires. */
+  private readonly expected = new Map<ReservationId, Expectation>();
+  /** What the ZCPs said about each meeting placed here (MeetingServerInfo), by meeting id. */
+  private readonly meetingInfo = new Map<MeetingId, MeetingInfo>();
   /** Counters of meetings that have ended, so module totals never go down. */
   private readonly ended: MediaCounters = zeroCounters();
   sessionsRefused = 0;
@@ -106,6 +146,78 @@ export class MediaServer {
     if (this.joined.get(holder) === session) this.joined.delete(holder);
   }
 
+  /**
+   * Holds the admitted participant's units (CAPACITY_EXCEEDED when the module
+   * is full) and tells the ZCPs it arrived. A participant admitted again (a
+   * reconnect with a new ticket) holds only the new admission.
+   */
+  admit(holder: string, admission: Admission): void {
+    this.ledger.hold(holder, unitsFor(admission.quality));
+    this.admissions.set(holder, admission);
+    this.expected.delete(admission.reservationId);
+    this.options.events?.arrived(admission);
+  }
+
+  /** Frees what `holder` held and tells the ZCPs why it left. Idempotent. */
+  release(holder: string, reason: LeaveReason): void {
+    const admission = this.admissions.get(holder);
+    this.ledger.release(holder);
+    if (!admission) return;
+    this.admissions.delete(holder);
+    this.options.events?.left(admission, reason, !this.carries(admission.meetingId));
+  }
+
+  /** Whether any participant of the meeting is admitted here, or announced and still expected. */
+  private carries(meetingId: MeetingId): boolean {
+    for (const a of this.admissions.values()) if (a.meetingId === meetingId) return true;
+    for (const e of this.expected.values()) if (e.meetingId === meetingId) return true;
+    return false;
+  }
+
+  /** A ZCP placed a participant here (ExpectParticipant); remembered until it arrives or its ticket expires. */
+  expect(expectation: Expectation): void {
+    if ([...this.admissions.values()].some((a) => a.reservationId === expectation.reservationId)) return;
+    this.expected.set(expectation.reservationId, expectation);
+  }
+
+  /**
+   * Forgets expected participants whose ticket has expired and tells the ZCPs
+   * (TICKET_EXPIRED), so their reservations are freed now rather than at the
+   * store's sweep. Returns how many expired.
+   */
+  expireExpected(): number {
+    const now = this.now();
+    let expired = 0;
+    for (const [id, e] of this.expected) {
+      if (e.expiresAt > now) continue;
+      this.expected.delete(id);
+      expired++;
+      this.options.events?.left(e, 'ticket-expired', !this.carries(e.meetingId));
+    }
+    return expired;
+  }
+
+  /** Remembers what a ZCP said about a meeting placed here (the latest answer wins). */
+  setMeetingInfo(meetingId: MeetingId, info: MeetingInfo): void {
+    this.meetingInfo.set(meetingId, info);
+  }
+
+  /** What a ZCP said about a meeting, if anything. */
+  meetingInfoOf(meetingId: MeetingId): MeetingInfo | undefined {
+    return this.meetingInfo.get(meetingId);
+  }
+
+  /** Every admitted participant, by meeting: what the module re-announces when it registers again. */
+  heldMeetings(): Map<MeetingId, Admission[]> {
+    const held = new Map<MeetingId, Admission[]>();
+    for (const a of this.admissions.values()) {
+      const list = held.get(a.meetingId);
+      if (list) list.push(a);
+      else held.set(a.meetingId, [a]);
+    }
+    return held;
+  }
+
   /** The meeting, created on first join. A meeting's mode is fixed by its first ticket. */
   meeting(meetingId: MeetingId, mode: MeetingMode): Meeting {
     let meeting = this.meetings.get(meetingId);
@@ -125,14 +237,15 @@ export class MediaServer {
    * tracks (the others stop receiving them), its connection and its units.
    * Idempotent; a meeting whose last participant left ends.
    */
-  async closeParticipant(participant: Participant): Promise<void> {
+  async closeParticipant(participant: Participant, reason: LeaveReason): Promise<void> {
     if (participant.closed) return;
     participant.close();
     const meeting = participant.meeting;
     const empty = meeting.leave(participant);
-    this.ledger.release(holderOf(meeting.meetingId, participant.participantId));
+    this.release(holderOf(meeting.meetingId, participant.participantId), reason);
     if (empty && this.meetings.get(meeting.meetingId) === meeting) {
       this.meetings.delete(meeting.meetingId);
+      if (!this.carries(meeting.meetingId)) this.meetingInfo.delete(meeting.meetingId);
       addCounters(this.ended, meeting.counters);
       meeting.close();
     }
@@ -167,6 +280,7 @@ export class MediaServer {
       capacityUnits: this.ledger.capacityUnits,
       sessions: this.sessions.size,
       sessionsRefused: this.sessionsRefused,
+      expected: this.expected.size,
     };
   }
 
@@ -182,7 +296,7 @@ export class MediaServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.sessions].map((s) => s.close(1001, 'module shutting down')));
+    await Promise.all([...this.sessions].map((s) => s.close(1001, 'module shutting down', 'drain')));
     for (const meeting of this.meetings.values()) meeting.close();
     this.meetings.clear();
   }

@@ -5,11 +5,11 @@
  * sense, the socket is closed. Whatever happens, a closed session releases
  * its capacity, its tracks and its werift connection.
  */
-import { MeetedgeError, isMeetedgeError, toErrorBody, unitsFor, verifyTicket } from '@meetedge/core';
+import { MeetedgeError, isMeetedgeError, toErrorBody, verifyTicket } from '@meetedge/core';
 import type { Logger } from '@meetedge/service-kit';
 import { decodeClientMessage, encodeServerMessage, type ClientMessage, type ServerMessage } from '@meetedge/signaling';
 import { holderOf } from './capacity';
-import type { MediaServer } from './media-server';
+import type { LeaveReason, MediaServer } from './media-server';
 import { Participant } from './participant';
 
 /** The slice of a `ws` WebSocket a session uses. */
@@ -57,7 +57,7 @@ export class MediaSession {
     this.keepalive = setInterval(() => {
       if (!this.answeredPing) {
         this.logger.info('no pong: connection lost');
-        void this.close(CLOSE_POLICY, 'connection lost');
+        void this.close(CLOSE_POLICY, 'connection lost', 'timeout');
         this.socket.terminate();
         return;
       }
@@ -141,12 +141,12 @@ export class MediaSession {
     this.holder = holder;
     await server.claim(holder, this);
     if (this.state !== 'joining') return;
-    server.ledger.hold(holder, unitsFor(claims.quality));
+    server.admit(holder, { meetingId: claims.meetingId, participantId: claims.participantId, reservationId: claims.ticketId, quality: claims.quality });
     this.held = true;
     const meeting = server.meeting(claims.meetingId, claims.mode);
     this.logger = this.logger.child({ meetingId: claims.meetingId, participantId: claims.participantId });
     const participant = new Participant(claims.participantId, claims.displayName, claims.quality, meeting, options.createPeer, (m) => this.send(m));
-    participant.onMediaFailed = (reason) => this.fail(new MeetedgeError('UNAVAILABLE', reason), reason);
+    participant.onMediaFailed = (reason) => this.fail(new MeetedgeError('UNAVAILABLE', reason), reason, 'timeout');
     this.participant = participant;
     this.state = 'joined';
     this.send({
@@ -179,24 +179,24 @@ export class MediaSession {
   }
 
   /** A fatal error: tell the client why, then close. `logAs` names an internal cause for the log. */
-  private fail(err: unknown, logAs?: string): void {
+  private fail(err: unknown, logAs?: string, leave: LeaveReason = 'removed'): void {
     const { code, message } = describe(err);
     if (code === 'INTERNAL') this.logger.error({ err }, 'session failed');
     else this.logger.info({ code }, logAs ?? message);
     this.server.sessionsRefused++;
     this.send({ type: 'error', code, message, fatal: true });
-    void this.close(CLOSE_POLICY, code);
+    void this.close(CLOSE_POLICY, code, leave);
   }
 
-  /** Releases everything the session holds. Idempotent. */
-  async close(code = CLOSE_NORMAL, reason = ''): Promise<void> {
+  /** Releases everything the session holds; `leave` says why, for the ZCPs. Idempotent. */
+  async close(code = CLOSE_NORMAL, reason = '', leave: LeaveReason = 'hangup'): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.joinTimer);
     clearInterval(this.keepalive);
     const participant = this.participant;
-    if (participant) await this.server.closeParticipant(participant);
-    else if (this.held && this.holder) this.server.ledger.release(this.holder);
+    if (participant) await this.server.closeParticipant(participant, leave);
+    else if (this.held && this.holder) this.server.release(this.holder, leave);
     if (this.holder) this.server.unclaim(this.holder, this);
     if (this.socket.readyState === OPEN) this.socket.close(code, reason.slice(0, 120));
     this.onClosed?.();

@@ -62,6 +62,39 @@ class FakeZcp {
   }
 }
 
+/** A join ticket of meeting m-1 on sfu-1. */
+function ticketFor(reservationId: string, participantId: string, expiresInMs = 60_000): string {
+  const now = Date.now();
+  return signTicket(
+    {
+      ticketId: ReservationId(reservationId),
+      meetingId: MeetingId('m-1'),
+      participantId: ParticipantId(participantId),
+      moduleId: ModuleId('sfu-1'),
+      quality: 'HD',
+      mode: 'cloud-hybrid',
+      displayName: participantId,
+      issuedAt: now,
+      expiresAt: now + expiresInMs,
+    },
+    keys.privateKey,
+  );
+}
+
+/** Opens a media session and joins with `ticket`; resolves with the socket once `joined` arrived. */
+async function joined(url: string, ticket: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url}/v1/media`);
+  const first = new Promise<{ type: string }>((resolve, reject) => {
+    ws.once('message', (d) => resolve(JSON.parse(d.toString())));
+    ws.once('error', reject);
+  });
+  await new Promise((resolve) => ws.once('open', resolve));
+  ws.send(JSON.stringify({ type: 'join', ticket }));
+  const message = await first;
+  if (message.type !== 'joined') throw new Error(`join answered ${JSON.stringify(message)}`);
+  return ws;
+}
+
 describe('module registration with the ZCPs', () => {
   let zcps: FakeZcp[] = [];
   let app: Service | undefined;
@@ -164,21 +197,7 @@ describe('module registration with the ZCPs', () => {
     await waitFor(() => zcp.all('heartbeat').length >= 1);
     zcp.last().call.write({ kind: { $case: 'drain', value: { reason: 'upgrade', deadlineUnixMs: 0 } } });
 
-    const now = Date.now();
-    const ticket = signTicket(
-      {
-        ticketId: ReservationId('r-1'),
-        meetingId: MeetingId('m-1'),
-        participantId: ParticipantId('alice'),
-        moduleId: ModuleId('sfu-1'),
-        quality: 'SD',
-        mode: 'cloud-hybrid',
-        displayName: 'Alice',
-        issuedAt: now,
-        expiresAt: now + 60_000,
-      },
-      keys.privateKey,
-    );
+    const ticket = ticketFor('r-1', 'alice');
     // The Drain arrives asynchronously: try until the module refuses.
     const answer = await waitFor(async () => {
       const ws = new WebSocket(`${url}/v1/media`);
@@ -198,6 +217,62 @@ describe('module registration with the ZCPs', () => {
       message: 'this module is draining (upgrade) and takes no new participants; ask a ZCP for another module',
       fatal: true,
     });
+  });
+
+  it('reports a participant arriving and leaving to one ZCP, naming its reservation', async () => {
+    const url = await startModule();
+    await waitFor(() => zcps.every((z) => z.all('heartbeat').length >= 1), { description: 'registered with both' });
+    const ws = await joined(url, ticketFor('r-7', 'alice'));
+    const reported = () => zcps.flatMap((z) => z.all('participantArrived'));
+    await waitFor(() => reported().length === 1, { description: 'participant_arrived' });
+    expect(reported()).toEqual([{ meetingId: 'm-1', participantId: 'alice', reservationId: 'r-7', quality: v1.Quality.HD }]);
+    ws.send(JSON.stringify({ type: 'leave' }));
+    const gone = () => zcps.flatMap((z) => z.all('participantLeft'));
+    await waitFor(() => gone().length === 1, { description: 'participant_left' });
+    expect(gone()).toEqual([{ meetingId: 'm-1', participantId: 'alice', reservationId: 'r-7', reason: v1.LeaveReason.HANGUP, meetingEmpty: true }]);
+    ws.close();
+  });
+
+  it('an announced participant that never comes is reported TICKET_EXPIRED', async () => {
+    await startModule();
+    const zcp = zcps[0];
+    if (!zcp) throw new Error('no zcp');
+    await waitFor(() => zcp.all('heartbeat').length >= 1);
+    const info = { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, e2ee: false, defaultQuality: v1.Quality.SD, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '', accountId: 'acme' };
+    zcp.last().call.write({ kind: { $case: 'meetingServerInfo', value: info } });
+    zcp.last().call.write({
+      kind: { $case: 'expectParticipant', value: { meetingId: 'm-1', participantId: 'bob', reservationId: 'r-9', quality: v1.Quality.SD, ticketExpiresAtUnixMs: Date.now() + 500 } },
+    });
+    // Malformed commands are refused (logged) and change nothing.
+    zcp.last().call.write({ kind: { $case: 'expectParticipant', value: { meetingId: 'm 1', participantId: 'eve', reservationId: 'r-10', quality: v1.Quality.SD, ticketExpiresAtUnixMs: 1 } } });
+    zcp.last().call.write({ kind: { $case: 'meetingServerInfo', value: { ...info, meetingId: 'm-2', mode: v1.MeetingMode.UNSPECIFIED } } });
+    await waitFor(async () => (await app?.http.inject({ method: 'GET', url: '/v1/stats' }))?.json().module.expected === 1, { description: 'expected' });
+    const gone = () => zcps.flatMap((z) => z.all('participantLeft'));
+    await waitFor(() => gone().length === 1, { timeoutMs: 5000, description: 'ticket expired' });
+    expect(gone()).toEqual([{ meetingId: 'm-1', participantId: 'bob', reservationId: 'r-9', reason: v1.LeaveReason.TICKET_EXPIRED, meetingEmpty: true }]);
+    expect((await app?.http.inject({ method: 'GET', url: '/v1/stats' }))?.json().module.expected).toBe(0);
+  });
+
+  it('with no ZCP up, events wait; the first ZCP to come up gets the held participants and the events in order', async () => {
+    const late = new FakeZcp('zcp-late');
+    const port = await late.listen().then((z) => z.port);
+    late.server.forceShutdown();
+    const url = await startModule(`127.0.0.1:${port}`);
+    const alice = await joined(url, ticketFor('r-1', 'alice'));
+    const bob = await joined(url, ticketFor('r-2', 'bob'));
+    bob.close();
+    await waitFor(async () => (await app?.http.inject({ method: 'GET', url: '/v1/stats' }))?.json().module.participants === 1, { description: 'bob gone' });
+    const zcp = new FakeZcp('zcp-late');
+    zcps.push(zcp);
+    await zcp.listen(port);
+    await waitFor(() => zcp.all('participantLeft').length === 1, { timeoutMs: 15_000, description: 'queued events delivered' });
+    expect(zcp.all('register')[0]?.heldMeetings).toEqual([
+      { meetingId: 'm-1', participants: [{ participantId: 'alice', reservationId: 'r-1', quality: v1.Quality.HD }] },
+    ]);
+    const kinds = zcp.last().messages.map((m) => m.kind?.$case).filter((k) => k !== 'heartbeat');
+    expect(kinds).toEqual(['register', 'participantArrived', 'participantArrived', 'participantLeft']);
+    expect(zcp.all('participantLeft')[0]).toMatchObject({ reservationId: 'r-2', meetingEmpty: false });
+    alice.close();
   });
 
   it('with no ZCP listed it registers nowhere (standalone)', async () => {

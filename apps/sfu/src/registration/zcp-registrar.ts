@@ -4,9 +4,16 @@
  * then carries a Heartbeat with the module's load every interval the ZCP asks
  * for. A stream that drops is opened again with exponential backoff; a clean
  * close sends Deregister on every stream so the ZCPs remove the module at
- * once instead of waiting for its TTL. Commands from the ZCPs (Drain today;
- * ExpectParticipant, MeetingServerInfo and SetCascade with the join flow)
- * are handed to `onCommand`.
+ * once instead of waiting for its TTL. Commands from the ZCPs (Drain,
+ * ExpectParticipant, MeetingServerInfo, SetCascade) are handed to
+ * `onCommand`.
+ *
+ * Participant events (arrived, left) go to one ZCP only, since every ZCP
+ * writes them to the same cluster state: the first with a registered
+ * stream. While none is registered they wait in a bounded queue, sent in
+ * order once one is; and each Register re-announces every participant the
+ * module holds, so a ZCP (or a restarted Redis) that missed an arrival learns
+ * it again.
  */
 import { credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { v1 } from '@meetedge/proto';
@@ -18,6 +25,12 @@ export type ModuleLoadReport = Omit<v1.Heartbeat, 'seq' | 'sentAtUnixMs'>;
 /** A command a ZCP sent (any ZcpMessage but RegisterAck). */
 export type ZcpCommand = Exclude<NonNullable<v1.ZcpMessage['kind']>, { $case: 'registerAck' }>;
 
+/** A participant event for the ZCPs. */
+export type ParticipantEvent = Extract<NonNullable<v1.ModuleMessage['kind']>, { $case: 'participantArrived' | 'participantLeft' }>;
+
+/** Events kept while no ZCP is registered; past this the oldest are dropped (each Register re-announces arrivals). */
+export const MAX_QUEUED_EVENTS = 10_000;
+
 export interface ZcpRegistrarOptions {
   /** `host:port` of every ZCP of the zone. */
   addresses: readonly string[];
@@ -27,6 +40,8 @@ export interface ZcpRegistrarOptions {
   load: () => ModuleLoadReport;
   /** A command from a ZCP; errors it throws are logged. */
   onCommand: (command: ZcpCommand, zcpAddress: string) => void;
+  /** Called when a stream's Register was acknowledged (queued events are then sent on it). */
+  onRegistered?: (link: ZcpLink) => void;
   logger: Logger;
   /** Backoff before reconnecting a dropped stream, ms: doubles from `min` up to `max`. Default 250 / 5 000. */
   reconnectMinMs?: number;
@@ -36,7 +51,7 @@ export interface ZcpRegistrarOptions {
 }
 
 /** One ZCP's Connect stream, opened again whenever it drops until the registrar closes. */
-class ZcpLink {
+export class ZcpLink {
   private call: ClientDuplexStream<v1.ModuleMessage, v1.ZcpMessage> | undefined;
   private readonly client: v1.ZoneControllerProxyClient;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -84,6 +99,14 @@ class ZcpLink {
     call.write({ kind: { $case: 'register', value: this.options.register() } });
   }
 
+  /** Sends a participant event on the current stream; false when the stream is not registered. */
+  send(event: ParticipantEvent): boolean {
+    const call = this.call;
+    if (!call || !this.registered) return false;
+    call.write({ kind: event });
+    return true;
+  }
+
   /** Sends Deregister, waits for the ZCP to end the stream (or the timeout), then stops. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -110,6 +133,7 @@ class ZcpLink {
       this.backoffMs = this.options.reconnectMinMs ?? 250;
       this.logger.info({ zcpId: kind.value.zcpId, heartbeatIntervalMs: kind.value.heartbeatIntervalMs, ttlMs: kind.value.ttlMs }, 'registered with ZCP');
       this.startHeartbeats(kind.value.heartbeatIntervalMs);
+      this.options.onRegistered?.(this);
       return;
     }
     try {
@@ -145,10 +169,32 @@ class ZcpLink {
 
 export class ZcpRegistrar {
   private readonly links: ZcpLink[];
+  private readonly queue: ParticipantEvent[] = [];
   private started = false;
+  /** Events dropped because the queue was full while no ZCP was registered. */
+  droppedEvents = 0;
 
-  constructor(options: ZcpRegistrarOptions) {
-    this.links = options.addresses.map((address) => new ZcpLink(address, options));
+  constructor(private readonly options: ZcpRegistrarOptions) {
+    this.links = options.addresses.map((address) => new ZcpLink(address, { ...options, onRegistered: (link) => this.flush(link) }));
+  }
+
+  /** Sends a participant event to one registered ZCP, or queues it until one registers. */
+  report(event: ParticipantEvent): void {
+    if (this.queue.length === 0 && this.links.some((link) => link.send(event))) return;
+    this.queue.push(event);
+    if (this.queue.length > MAX_QUEUED_EVENTS) {
+      this.queue.shift();
+      if (this.droppedEvents++ === 0) this.options.logger.warn({ max: MAX_QUEUED_EVENTS }, 'no ZCP registered: dropping the oldest participant events');
+    }
+  }
+
+  /** Events waiting for a registered ZCP. */
+  get queuedEvents(): number {
+    return this.queue.length;
+  }
+
+  private flush(link: ZcpLink): void {
+    while (this.queue.length > 0 && link.send(this.queue[0] as ParticipantEvent)) this.queue.shift();
   }
 
   /** Opens a stream to every ZCP; registration happens in the background (and again after each drop). */

@@ -298,6 +298,47 @@ describe.each(backends)('POST /v1/assign on the %s store', (_name, makeBackend) 
     expect(ok.statusCode).toBe(200);
   });
 
+  it('a ZCP whose view is stale (a concurrent first join it did not see) still joins the meeting where it already is', async () => {
+    // The second ZCP reads the state as it was before the first placed the
+    // meeting: no module carries it yet, and sfu-b looks the least loaded.
+    // Only the store's atomic reserve knows better.
+    const live = open();
+    const stale: ClusterState = Object.create(live) as ClusterState;
+    stale.meetingModules = async () => [];
+    stale.listModules = async (zoneId) => (await live.listModules(zoneId)).map((m) => ({ ...m, reservedUnits: m.id === 'sfu-a' ? 0 : m.reservedUnits }));
+    const second = newZcp('zcp-2', stale);
+    await register('sfu-a');
+    await register('sfu-b');
+    await fill('sfu-b', 5);
+    await fill('sfu-a', 10);
+    const first = await assign({ meetingId: INTERNAL, quality: 'SD' }, accessToken(member('u1')));
+    expect(first.json().moduleId).toBe('sfu-b');
+    const raced = await assign({ meetingId: INTERNAL, quality: 'SD' }, accessToken(member('u2')), second);
+    expect(raced.statusCode).toBe(200);
+    expect(raced.json().moduleId).toBe('sfu-b');
+    expect(await state.meetingModules(INTERNAL)).toEqual(['sfu-b']);
+  });
+
+  it('keeps each new meeting on one module when its first joins race through two ZCPs', async () => {
+    const second = newZcp('zcp-2', open());
+    for (const id of ['sfu-a', 'sfu-b', 'sfu-c']) await register(id);
+    const ids = Array.from({ length: 6 }, (_, m) => MeetingId(`m-race-${m}`));
+    for (const meetingId of ids) info.set(meetingId, { meetingId, accountId: ACCOUNT, mode: 'internal-only', e2ee: false, defaultQuality: 'SD' });
+    const results = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => assign({ meetingId: ids[i % ids.length], quality: 'SD' }, accessToken(member(`r${i}`)), i % 2 === 0 ? zcp() : second)),
+    );
+    const placed = new Map<string, Set<string>>();
+    for (const res of results) {
+      expect(res.statusCode).toBe(200);
+      const claims = ticketOf(res);
+      placed.set(claims.meetingId, (placed.get(claims.meetingId) ?? new Set()).add(claims.moduleId));
+    }
+    for (const meetingId of ids) {
+      expect([...(placed.get(meetingId) ?? [])]).toHaveLength(1);
+      expect(await state.meetingModules(meetingId)).toEqual([...(placed.get(meetingId) ?? [])]);
+    }
+  }, 30_000);
+
   it('never over-fills a module with 200 concurrent joins through two ZCPs', async () => {
     // Two ZCPs of the zone, each with its own connection to the store.
     const second = newZcp('zcp-2', open());

@@ -3,11 +3,13 @@
  * internal-only join"): who may join, which module gets the participant, the
  * capacity held for it, and the signed join ticket. HTTP stays in routes.ts.
  *
- * Capacity is held with the cluster state's atomic `reserve`, the ticket id
- * being the reservation id, with a pending TTL equal to the ticket's lifetime:
- * a ticket never used frees its units at the first sweep after it expired; the
- * module confirms the reservation when the participant arrives and releases it
- * when they leave.
+ * Capacity is held with the cluster state's atomic, meeting-affine `reserve`,
+ * the ticket id being the reservation id, with a pending TTL equal to the
+ * ticket's lifetime: a ticket never used frees its units at the first sweep
+ * after it expired; the module confirms the reservation when the participant
+ * arrives and releases it when they leave. The store refuses a second module
+ * for a meeting while the first has room (`elsewhere`), so joins of one
+ * meeting racing on two ZCPs still land together.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import {
@@ -49,6 +51,13 @@ export interface Assignment {
   readonly expiresAt: number;
 }
 
+/** Tells the chosen module about its new participant (ModuleRegistry.announce). */
+export type AnnounceParticipant = (
+  moduleId: ModuleId,
+  info: MeetingInfo,
+  expected: { meetingId: MeetingId; participantId: ParticipantId; reservationId: ReservationId; quality: Quality; expiresAt: number },
+) => void;
+
 export interface AssignerOptions {
   readonly zoneId: ZoneId;
   readonly state: ClusterState;
@@ -59,10 +68,15 @@ export interface AssignerOptions {
   readonly ticketTtlMs: number;
   /** The cloud MMR's media-session URL, the last resort of cloud-hybrid meetings. */
   readonly cloudMmrUrl: string;
+  /** Tells a module whom it was given; default: nobody (its tickets still admit). */
+  readonly announce?: AnnounceParticipant;
   readonly logger: Logger;
   /** Clock, ms since the epoch. Default `Date.now`. */
   readonly now?: () => number;
 }
+
+/** A placement attempt never tries more modules than this (each `elsewhere` answer costs one). */
+const MAX_RESERVE_ATTEMPTS = 16;
 
 /** Who may be placed in a meeting; FORBIDDEN otherwise. */
 export function authorizeJoin(claims: AccessClaims, meetingId: MeetingId, info: MeetingInfo | undefined): void {
@@ -110,6 +124,7 @@ export class Assigner {
     const placed = await this.reserve(meetingId, unitsFor(quality), ticketId, request.excludeModuleIds ?? []);
     if (placed) {
       log.info({ moduleId: placed.id, quality, affinity: placed.affinity }, 'placed');
+      this.options.announce?.(placed.id, info, { meetingId, participantId, reservationId: ticketId, quality, expiresAt });
       return { mode: info.mode, cloud: false, moduleId: placed.id, mediaUrl: placed.mediaUrl, ticket: ticketFor(placed.id), expiresAt };
     }
     if (info.mode === 'cloud-hybrid' && info.cloudMmrId) {
@@ -123,7 +138,11 @@ export class Assigner {
     });
   }
 
-  /** Tries the candidates in order; the store's atomic reserve has the last word. */
+  /**
+   * Tries the candidates in order; the store's atomic reserve has the last
+   * word. An `elsewhere` answer (another module took the meeting meanwhile and
+   * has room) is followed to that module, unless the client excluded it.
+   */
   private async reserve(
     meetingId: MeetingId,
     units: number,
@@ -145,14 +164,32 @@ export class Assigner {
         meetings: carrying.has(m.id) ? [meetingId] : [],
       }));
     const mediaUrls = new Map(modules.map((m) => [m.id, m.mediaUrl]));
-    for (const candidate of placementCandidates({ modules: view, meetingId, units, excludeModuleIds })) {
-      const mediaUrl = mediaUrls.get(candidate.moduleId);
-      if (mediaUrl === undefined) continue; // unreachable: candidates come from `modules`
-      const result = await state.reserve({ moduleId: candidate.moduleId, reservationId, units, pendingTtlMs: ticketTtlMs });
-      if (!result.ok) continue; // taken meanwhile by another join or ZCP, draining or gone: try the next
-      // Recorded now, not when the client arrives, so concurrent joins of the meeting find it here.
-      await state.addMeetingModule(meetingId, candidate.moduleId);
-      return { id: candidate.moduleId, mediaUrl, affinity: candidate.affinity };
+    const excluded = new Set(excludeModuleIds);
+    const queue = placementCandidates({ modules: view, meetingId, units, excludeModuleIds, random: Math.random }).map((c) => ({ moduleId: c.moduleId, affinity: c.affinity }));
+    const tried = new Set<ModuleId>();
+    // The client cannot use the module holding the meeting: place it without affinity.
+    let affine = true;
+    for (let attempt = 0; attempt < MAX_RESERVE_ATTEMPTS; attempt++) {
+      const candidate = queue.shift();
+      if (!candidate) break;
+      if (tried.has(candidate.moduleId) && affine) continue;
+      tried.add(candidate.moduleId);
+      const mediaUrl = mediaUrls.get(candidate.moduleId) ?? (await state.getModule(candidate.moduleId))?.mediaUrl;
+      if (mediaUrl === undefined) continue;
+      const result = await state.reserve({ moduleId: candidate.moduleId, reservationId, units, pendingTtlMs: ticketTtlMs, ...(affine ? { meetingId } : {}) });
+      if (result.ok) {
+        if (!affine) await state.addMeetingModule(meetingId, candidate.moduleId);
+        return { id: candidate.moduleId, mediaUrl, affinity: candidate.affinity };
+      }
+      if (result.reason !== 'elsewhere') continue; // full, draining or gone: try the next
+      if (excluded.has(result.moduleId)) {
+        affine = false;
+        queue.unshift(candidate);
+      } else {
+        // Another join put the meeting there first; follow it.
+        queue.unshift({ moduleId: result.moduleId, affinity: true });
+        tried.delete(result.moduleId);
+      }
     }
     return undefined;
   }

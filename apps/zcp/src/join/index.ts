@@ -1,8 +1,9 @@
 export { Assigner, authorizeJoin, type AssignRequest, type Assignment, type AssignerOptions } from './assigner';
 export {
+  CachedMeetingInfoSource,
   GrpcMeetingInfoSource,
   StaticMeetingInfoSource,
-  meetingInfoFromProto,
+  meetingInfoFromController,
   type GrpcMeetingInfoSourceOptions,
   type MeetingInfo,
   type MeetingInfoSource,

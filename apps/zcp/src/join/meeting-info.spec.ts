@@ -1,8 +1,8 @@
 // GrpcMeetingInfoSource against a loopback ZoneController server.
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { MeetedgeError, MeetingId, ZcpId, ZoneId } from '@meetedge/core';
+import { AccountId, MeetedgeError, MeetingId, ZcpId, ZoneId } from '@meetedge/core';
 import { qualityToProto, toGrpcError, v1 } from '@meetedge/proto';
-import { GrpcMeetingInfoSource } from './meeting-info';
+import { CachedMeetingInfoSource, GrpcMeetingInfoSource, StaticMeetingInfoSource } from './meeting-info';
 
 const HYBRID: v1.MeetingServerInfo = {
   meetingId: 'm-1',
@@ -84,5 +84,34 @@ describe('GrpcMeetingInfoSource', () => {
     await down.close();
     await down.close();
     await expect(down.get(MeetingId('m-1'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
+
+describe('CachedMeetingInfoSource', () => {
+  const m1 = MeetingId('m-1');
+  const info = { meetingId: m1, accountId: AccountId('acme'), mode: 'internal-only', e2ee: false, defaultQuality: 'SD' } as const;
+
+  it('shares one call among concurrent asks and keeps the answer for its TTL', async () => {
+    const source = new StaticMeetingInfoSource([info]);
+    let now = 1_000;
+    const cached = new CachedMeetingInfoSource(source, { ttlMs: 5000, now: () => now });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => cached.get(m1)));
+    expect(answers.every((a) => a === info)).toBe(true);
+    expect(source.calls).toBe(1);
+    now += 4999;
+    await cached.get(m1);
+    expect(source.calls).toBe(1);
+    now += 1;
+    await cached.get(m1);
+    expect(source.calls).toBe(2);
+  });
+
+  it('does not keep refusals', async () => {
+    const source = new StaticMeetingInfoSource();
+    const cached = new CachedMeetingInfoSource(source, { ttlMs: 5000 });
+    await expect(cached.get(m1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    source.set(m1, info);
+    await expect(cached.get(m1)).resolves.toBe(info);
+    expect(source.calls).toBe(2);
   });
 });

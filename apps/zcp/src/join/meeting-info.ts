@@ -5,33 +5,10 @@
  * `StaticMeetingInfoSource` the in-memory one for tests.
  */
 import { Metadata, credentials } from '@grpc/grpc-js';
-import {
-  AccountId,
-  MeetedgeError,
-  MeetingId,
-  ModuleId,
-  type MeetingMode,
-  type Quality,
-  type ZcpId,
-  type ZoneId,
-} from '@meetedge/core';
-import { fromGrpcError, qualityFromProto, v1 } from '@meetedge/proto';
+import { MeetedgeError, type MeetingId, type ZcpId, type ZoneId } from '@meetedge/core';
+import { fromGrpcError, meetingInfoFromProto, v1, type MeetingInfo } from '@meetedge/proto';
 
-/** A meeting as a zone sees it (the domain form of v1.MeetingServerInfo). */
-export interface MeetingInfo {
-  readonly meetingId: MeetingId;
-  readonly mode: MeetingMode;
-  readonly e2ee: boolean;
-  readonly defaultQuality: Quality;
-  /** The cloud MMR that tops a cloud-hybrid meeting; absent for internal-only ones. */
-  readonly cloudMmrId?: ModuleId;
-  /** Its cascade endpoint ("host:port"); absent for internal-only meetings. */
-  readonly cloudMmrAddress?: string;
-  /** The cloud meeting server's signaling URL; absent for internal-only meetings. */
-  readonly cloudSignalingUrl?: string;
-  /** The meeting's account: only its members (and guests of this meeting) may be placed. */
-  readonly accountId: AccountId;
-}
+export type { MeetingInfo };
 
 export interface MeetingInfoSource {
   /**
@@ -44,30 +21,22 @@ export interface MeetingInfoSource {
   close(): Promise<void>;
 }
 
-/** Wire → domain; a malformed answer is the controller's bug, not the caller's. */
-export function meetingInfoFromProto(info: v1.MeetingServerInfo | undefined): MeetingInfo {
+/** Wire → domain; a malformed answer is the controller's bug, not the caller's: UNAVAILABLE. */
+export function meetingInfoFromController(info: v1.MeetingServerInfo | undefined): MeetingInfo {
   try {
-    if (!info) throw new Error('no info');
-    const mode: MeetingMode | undefined =
-      info.mode === v1.MeetingMode.CLOUD_HYBRID ? 'cloud-hybrid' : info.mode === v1.MeetingMode.INTERNAL_ONLY ? 'internal-only' : undefined;
-    if (!mode) throw new Error(`mode ${String(info.mode)}`);
-    const base = {
-      meetingId: MeetingId(info.meetingId),
-      accountId: AccountId(info.accountId),
-      mode,
-      e2ee: info.e2ee,
-      defaultQuality: qualityFromProto(info.defaultQuality, 'default_quality'),
-    };
-    if (mode === 'internal-only') return base;
-    return { ...base, cloudMmrId: ModuleId(info.cloudMmrId), cloudMmrAddress: info.cloudMmrAddress, cloudSignalingUrl: info.cloudSignalingUrl };
+    return meetingInfoFromProto(info);
   } catch (err) {
     throw new MeetedgeError('UNAVAILABLE', `the zone controller answered malformed meeting info: ${(err as Error).message}`, undefined, { cause: err });
   }
 }
 
 export interface GrpcMeetingInfoSourceOptions {
-  /** The cloud zone controller, "host:port" (MEETEDGE_ZONE_CONTROLLER_ADDRESS). */
-  readonly address: string;
+  /**
+   * The cloud zone controller, "host:port" (MEETEDGE_ZONE_CONTROLLER_ADDRESS);
+   * a function is read at the first call (the all-in-one knows the port only
+   * once the control plane started).
+   */
+  readonly address: string | (() => string);
   readonly zoneId: ZoneId;
   readonly zcpId: ZcpId;
   /** A call without an answer by then fails with UNAVAILABLE, ms. Default 3 000. */
@@ -76,23 +45,23 @@ export interface GrpcMeetingInfoSourceOptions {
 
 /** Asks the cloud zone controller over gRPC (plaintext; TLS arrives with deployment hardening). */
 export class GrpcMeetingInfoSource implements MeetingInfoSource {
-  private readonly client: v1.ZoneControllerClient;
+  private client: v1.ZoneControllerClient | undefined;
   private closed = false;
 
-  constructor(private readonly options: GrpcMeetingInfoSourceOptions) {
-    this.client = new v1.ZoneControllerClient(options.address, credentials.createInsecure());
-  }
+  constructor(private readonly options: GrpcMeetingInfoSourceOptions) {}
 
   get(meetingId: MeetingId): Promise<MeetingInfo> {
     if (this.closed) return Promise.reject(new MeetedgeError('UNAVAILABLE', 'meeting info source is closed'));
+    const { address } = this.options;
+    const client = (this.client ??= new v1.ZoneControllerClient(typeof address === 'string' ? address : address(), credentials.createInsecure()));
     const request = { meetingId, zoneId: this.options.zoneId, zcpId: this.options.zcpId };
     const deadline = Date.now() + (this.options.deadlineMs ?? 3000);
     return new Promise((resolve, reject) => {
-      this.client.getMeetingServerInfo(request, new Metadata(), { deadline }, (err, response) => {
+      client.getMeetingServerInfo(request, new Metadata(), { deadline }, (err, response) => {
         if (err) reject(fromGrpcError(err));
         else {
           try {
-            resolve(meetingInfoFromProto(response.info));
+            resolve(meetingInfoFromController(response.info));
           } catch (e) {
             reject(e);
           }
@@ -104,7 +73,47 @@ export class GrpcMeetingInfoSource implements MeetingInfoSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.client.close();
+    this.client?.close();
+  }
+}
+
+/**
+ * Keeps each answer of another source for a short while and shares one call
+ * among concurrent asks for the same meeting, so a burst of joins costs the
+ * cloud zone controller one call per meeting, not one per join. Refusals are
+ * not kept. A change to a meeting (its mode, its cloud MMR) reaches joins at
+ * most `ttlMs` late.
+ */
+export class CachedMeetingInfoSource implements MeetingInfoSource {
+  private readonly answers = new Map<MeetingId, { info: MeetingInfo; until: number }>();
+  private readonly inFlight = new Map<MeetingId, Promise<MeetingInfo>>();
+
+  constructor(
+    private readonly source: MeetingInfoSource,
+    private readonly options: { ttlMs: number; maxEntries?: number; now?: () => number },
+  ) {}
+
+  get(meetingId: MeetingId): Promise<MeetingInfo> {
+    const now = (this.options.now ?? Date.now)();
+    const kept = this.answers.get(meetingId);
+    if (kept && kept.until > now) return Promise.resolve(kept.info);
+    const pending = this.inFlight.get(meetingId);
+    if (pending) return pending;
+    const call = this.source
+      .get(meetingId)
+      .then((info) => {
+        if (this.answers.size >= (this.options.maxEntries ?? 10_000)) this.answers.clear();
+        this.answers.set(meetingId, { info, until: (this.options.now ?? Date.now)() + this.options.ttlMs });
+        return info;
+      })
+      .finally(() => this.inFlight.delete(meetingId));
+    this.inFlight.set(meetingId, call);
+    return call;
+  }
+
+  close(): Promise<void> {
+    this.answers.clear();
+    return this.source.close();
   }
 }
 

@@ -52,6 +52,43 @@ describe('placementCandidates', () => {
     expect(ids({ modules: [], meetingId: M, units: 1 })).toEqual([]);
   });
 
+  describe('with a random source (power of two choices)', () => {
+    /** A seeded generator (mulberry32), so the spread is the same on every run. */
+    const seeded = (seed: number) => () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+
+    it('spreads a burst of new meetings that all saw the same snapshot over equal modules', () => {
+      const random = seeded(7);
+      const modules = [mod('a', 0), mod('b', 0), mod('c', 0)];
+      const firsts = new Map<string, number>();
+      for (let i = 0; i < 3000; i++) {
+        const first = ids({ modules, meetingId: MeetingId(`m-${i}`), units: 1, random })[0] ?? '';
+        firsts.set(first, (firsts.get(first) ?? 0) + 1);
+      }
+      // Deterministic order would send all 3,000 to "a".
+      for (const id of ['a', 'b', 'c']) expect(firsts.get(id)).toBeGreaterThan(800);
+    });
+
+    it('of the two drawn takes the less loaded, so a loaded module gets new meetings less often', () => {
+      const random = seeded(11);
+      const modules = [mod('hot', 300), mod('b', 50), mod('c', 60)];
+      let hot = 0;
+      for (let i = 0; i < 3000; i++) if (ids({ modules, meetingId: MeetingId(`m-${i}`), units: 1, random })[0] === 'hot') hot++;
+      expect(hot).toBe(0);
+    });
+
+    it('still puts affinity first and proposes every eligible module once', () => {
+      const modules = [mod('a', 300, { meetings: [M] }), mod('b', 10), mod('c', 100), mod('d', 0, { draining: true })];
+      const got = ids({ modules, meetingId: M, units: 1, random: seeded(3) });
+      expect(got[0]).toBe('a');
+      expect([...got].sort()).toEqual(['a', 'b', 'c']);
+    });
+  });
+
   it('treats a module over a lowered capacity as full', () => {
     const over = mod('a', 500);
     expect(freeUnits(over)).toBe(0);

@@ -9,10 +9,15 @@
  * 1. affinity: live, non-draining modules that already carry the meeting and
  *    have room for the units asked, least loaded first (the meeting stays on
  *    as few modules as it can, so it needs no cascade);
- * 2. then every other live, non-draining module with room, least loaded first.
+ * 2. then every other live, non-draining module with room, least loaded first;
+ *    with a `random` source, the first of these is the less loaded of two
+ *    modules drawn at random ("the power of two choices"), so a burst of new
+ *    meetings that all read the same snapshot of the zone spreads over its
+ *    modules instead of herding onto the one that looked emptiest.
  *
  * "Least loaded" is the share of capacity held (used / capacity), then the
- * most free units, then the id, so the order is total and deterministic.
+ * most free units, then the id, so the order is total and deterministic
+ * without `random`.
  */
 import { MeetedgeError, type MeetingId, type ModuleId } from '@meetedge/core';
 
@@ -39,6 +44,8 @@ export interface PlacementRequest {
   readonly units: number;
   /** Modules the client asks not to get (e.g. one it could not reach). */
   readonly excludeModuleIds?: readonly ModuleId[];
+  /** Uniform in [0, 1) (e.g. Math.random): spreads new meetings (see above). Omit for a deterministic order. */
+  readonly random?: () => number;
 }
 
 export interface PlacementCandidate {
@@ -75,6 +82,14 @@ export function placementCandidates(request: PlacementRequest): PlacementCandida
   const eligible = request.modules.filter((m) => m.live && !m.draining && !excluded.has(m.id) && freeUnits(m) >= units);
   const affinity = eligible.filter((m) => m.meetings.includes(meetingId)).sort(leastLoadedFirst);
   const others = eligible.filter((m) => !m.meetings.includes(meetingId)).sort(leastLoadedFirst);
+  if (request.random && others.length > 1) {
+    const first = Math.floor(request.random() * others.length) % others.length;
+    const second = (first + 1 + (Math.floor(request.random() * (others.length - 1)) % (others.length - 1))) % others.length;
+    // Of two drawn, the less loaded; a tie goes to the first drawn, so equal modules share a burst evenly.
+    const [a, b] = [others[first], others[second]] as [PlacementModule, PlacementModule];
+    const pick = loadShare(b) < loadShare(a) ? second : first;
+    others.unshift(...others.splice(pick, 1));
+  }
   return [
     ...affinity.map((m) => ({ moduleId: m.id, affinity: true })),
     ...others.map((m) => ({ moduleId: m.id, affinity: false })),

@@ -2,13 +2,14 @@
 // module played by a plain gRPC client (the SFU's own registrar is tested in
 // apps/sfu; a real module process in apps/zcp/test).
 import { credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
-import { AccountId, ModuleId, ReservationId, UserId } from '@meetedge/core';
+import { AccountId, MeetingId, ModuleId, NodeId, ReservationId, UserId, ZoneId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import { createLogger } from '@meetedge/service-kit';
 import { RedisClusterState } from '@meetedge/state';
 import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
 import { buildApp, type ZcpService } from '../app';
 import { loadZcpConfig } from '../config';
+import { StaticMeetingInfoSource } from '../join';
 import { accessToken, zcpKeyEnv } from '../join/test-support';
 
 jest.setTimeout(30_000);
@@ -20,6 +21,9 @@ const claims = (userId: string, role: 'admin' | 'member') => ({ kind: 'member', 
 const admin = accessToken(claims('u-admin', 'admin'));
 const member = accessToken(claims('u-bob', 'member'));
 const asAdmin = { authorization: `Bearer ${admin}` };
+const meetingInfo = new StaticMeetingInfoSource([
+  { meetingId: MeetingId('m-1'), accountId: AccountId('acme'), mode: 'internal-only', e2ee: false, defaultQuality: 'HD' },
+]);
 
 const register = (overrides: Partial<v1.Register> = {}): v1.ModuleMessage => ({
   kind: {
@@ -71,7 +75,7 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
       const state = new RedisClusterState({ url: redis.url, keyPrefix });
       states.push(state);
       const config = loadZcpConfig({ ...keys, MEETEDGE_ZCP_ID: id, MEETEDGE_ZONE_ID: 'hq', MEETEDGE_HTTP_PORT: '0', MEETEDGE_GRPC_PORT: '0' });
-      const zcp = buildApp(config, { logger, state });
+      const zcp = buildApp(config, { logger, state, meetingInfo, registry: { sweepIntervalMs: 200 } });
       zcps.push(zcp);
       await zcp.start();
     }
@@ -247,5 +251,115 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
     await waitFor(() => first.ended, { description: 'first stream ended' });
     expect(zcp(0).registry.connectedModules()).toEqual(['sfu-1']);
     expect((await listed(0)).map((m) => m.id)).toEqual(['sfu-1']);
+  });
+
+  describe('participant events', () => {
+    const sfu1 = ModuleId('sfu-1');
+    const m1 = MeetingId('m-1');
+    const arrived = (reservationId: string, quality = v1.Quality.SD): v1.ModuleMessage => ({
+      kind: { $case: 'participantArrived', value: { meetingId: 'm-1', participantId: `p-${reservationId}`, reservationId, quality } },
+    });
+    const left = (reservationId: string): v1.ModuleMessage => ({
+      kind: {
+        $case: 'participantLeft',
+        value: { meetingId: 'm-1', participantId: `p-${reservationId}`, reservationId, reason: v1.LeaveReason.HANGUP, meetingEmpty: true },
+      },
+    });
+    const reservedUnits = async () => (await state().getModule(sfu1))?.reservedUnits;
+
+    it('ParticipantArrived confirms the reservation: it outlives its ticket', async () => {
+      const link = await registered(0);
+      await state().reserve({ moduleId: sfu1, reservationId: ReservationId('r-1'), units: 2, pendingTtlMs: 300, meetingId: m1 });
+      await state().reserve({ moduleId: sfu1, reservationId: ReservationId('r-2'), units: 1, pendingTtlMs: 300, meetingId: m1 });
+      link.call.write(arrived('r-1', v1.Quality.HD));
+      // r-2 never arrives: the sweep frees it after its TTL; r-1 stays.
+      await waitFor(async () => (await reservedUnits()) === 2, { timeoutMs: 5000, description: 'unconfirmed reservation swept' });
+      link.call.write(heartbeat(1, 1));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await reservedUnits()).toBe(2);
+      expect(await state().meetingModules(m1)).toEqual(['sfu-1']);
+    });
+
+    it('ParticipantLeft frees the reservation, and the meeting leaves the module with its last one', async () => {
+      const link = await registered(1);
+      for (const id of ['r-1', 'r-2']) await state().reserve({ moduleId: sfu1, reservationId: ReservationId(id), units: 1, meetingId: m1 });
+      link.call.write(left('r-1'));
+      await waitFor(async () => (await reservedUnits()) === 1, { description: 'r-1 freed' });
+      expect(await state().meetingModules(m1)).toEqual(['sfu-1']);
+      link.call.write(left('r-2'));
+      await waitFor(async () => (await reservedUnits()) === 0, { description: 'r-2 freed' });
+      expect(await state().meetingModules(m1)).toEqual([]);
+    });
+
+    it('an arrival the state does not know (it lost it) is reserved again', async () => {
+      const link = await registered(0);
+      link.call.write(arrived('r-lost', v1.Quality.HD));
+      await waitFor(async () => (await reservedUnits()) === 2, { description: 'restored' });
+      expect(await state().meetingModules(m1)).toEqual(['sfu-1']);
+      const metrics = await zcp(0).http.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/meetedge_zcp_reservations_restored_total\{service="zcp"\} 1/);
+    });
+
+    it('an arrival the state lost is held where the participant is, even when the meeting lives on another module', async () => {
+      const link = await registered(0);
+      await state().registerModule({ id: ModuleId('sfu-2'), zoneId: ZoneId('hq'), nodeId: NodeId('node-b'), role: 'edge', mediaUrl: 'ws://127.0.0.1:8101/v1/media', capacityUnits: 400, version: '0.1.0' }, 60_000);
+      await state().reserve({ moduleId: ModuleId('sfu-2'), reservationId: ReservationId('r-there'), units: 1, meetingId: m1 });
+      link.call.write(arrived('r-here'));
+      await waitFor(async () => (await reservedUnits()) === 1, { description: 'held on sfu-1' });
+      expect(await state().meetingModules(m1)).toEqual(['sfu-1', 'sfu-2']);
+    });
+
+    it('a Register re-announcing held participants restores what the state lost', async () => {
+      await registered(0, {
+        heldMeetings: [
+          {
+            meetingId: 'm-1',
+            participants: [
+              { participantId: 'p-a', reservationId: 'r-a', quality: v1.Quality.HD },
+              { participantId: 'p-b', reservationId: 'r-b', quality: v1.Quality.SD },
+            ],
+          },
+        ],
+      });
+      await waitFor(async () => (await reservedUnits()) === 3, { description: 'held participants reserved' });
+      expect(await state().meetingModules(m1)).toEqual(['sfu-1']);
+      // Registering again (a reconnect) holds them once, not twice.
+      await registered(1, { heldMeetings: [{ meetingId: 'm-1', participants: [{ participantId: 'p-a', reservationId: 'r-a', quality: v1.Quality.HD }] }] });
+      expect(await reservedUnits()).toBe(3);
+    });
+
+    it('a malformed event is counted and ignored; the module stays registered', async () => {
+      const link = await registered(0);
+      link.call.write({ kind: { $case: 'participantLeft', value: { meetingId: 'm-1', participantId: 'p', reservationId: 'no spaces', reason: 0, meetingEmpty: false } } });
+      link.call.write({ kind: { $case: 'participantArrived', value: { meetingId: 'm-1', participantId: 'p', reservationId: 'r-x', quality: v1.Quality.UNSPECIFIED } } });
+      link.call.write(heartbeat(1, 3));
+      await waitFor(async () => (await listed(0))[0]?.load.participants === 3, { description: 'heartbeat after the bad events' });
+      expect(link.ended).toBeUndefined();
+      expect(await reservedUnits()).toBe(0);
+      const metrics = await zcp(0).http.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/meetedge_zcp_module_events_refused_total\{service="zcp"\} 2/);
+    });
+
+    it('a join placed on the module is announced on its stream: meeting info, then ExpectParticipant', async () => {
+      const link = await registered(1);
+      const token = accessToken(claims('u-carol', 'member'));
+      const res = await zcp(1).http.inject({
+        method: 'POST',
+        url: '/v1/assign',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { meetingId: 'm-1', quality: 'HD' },
+      });
+      expect(res.statusCode).toBe(200);
+      await waitFor(() => link.received.some((m) => m.kind?.$case === 'expectParticipant'), { description: 'expect_participant' });
+      const kinds = link.received.map((m) => m.kind?.$case).filter((k) => k !== 'registerAck');
+      expect(kinds).toEqual(['meetingServerInfo', 'expectParticipant']);
+      expect(link.received[1]?.kind).toMatchObject({ value: { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, accountId: 'acme', defaultQuality: v1.Quality.HD } });
+      const expected = link.received[2]?.kind;
+      expect(expected).toMatchObject({ $case: 'expectParticipant', value: { meetingId: 'm-1', participantId: 'u-carol', quality: v1.Quality.HD } });
+      // The reservation it names is the one the join holds.
+      const reservationId = (expected?.value as v1.ExpectParticipant).reservationId;
+      expect(await state().confirmReservation(sfu1, ReservationId(reservationId))).toBe(true);
+      expect(await reservedUnits()).toBe(2);
+    });
   });
 });

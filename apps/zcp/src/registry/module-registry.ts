@@ -10,10 +10,15 @@
  *
  * Commands travel the other way on the same stream: `send` reaches a module
  * connected to this ZCP (every module connects to every ZCP of its zone).
+ *
+ * Participant events keep the reservations honest: ParticipantArrived
+ * confirms the ticket's reservation (it no longer expires with the ticket),
+ * ParticipantLeft frees it, and the participants a module re-announces on
+ * Register are reserved again if the state lost them (a Redis restart).
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { MeetedgeError, ModuleId, NodeId, ZoneId } from '@meetedge/core';
-import { toGrpcError, v1 } from '@meetedge/proto';
+import { MeetedgeError, MeetingId, ModuleId, NodeId, ParticipantId, ReservationId, ZoneId, isMeetedgeError, unitsFor, type Quality } from '@meetedge/core';
+import { meetingInfoToProto, qualityFromProto, qualityToProto, toGrpcError, v1, type MeetingInfo } from '@meetedge/proto';
 import { Counter, Gauge, type Logger, type ServiceMetrics } from '@meetedge/service-kit';
 import type { ClusterState, ModuleRegistration, ModuleRole } from '@meetedge/state';
 
@@ -43,6 +48,38 @@ export interface ModuleRegistryOptions {
 
 /** A command for a module (a ZcpMessage other than RegisterAck). */
 export type ModuleCommand = Exclude<NonNullable<v1.ZcpMessage['kind']>, { $case: 'registerAck' }>;
+
+/** A participant placed on a module, as ExpectParticipant tells it. */
+export interface Expected {
+  readonly meetingId: MeetingId;
+  readonly participantId: ParticipantId;
+  readonly reservationId: ReservationId;
+  readonly quality: Quality;
+  /** When its ticket expires, ms since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** One participant a module reported (arrived, left or re-announced), checked. */
+interface Reported {
+  readonly meetingId: MeetingId;
+  readonly participantId: ParticipantId;
+  readonly reservationId: ReservationId;
+}
+
+function reportedFrom(what: string, e: { meetingId: string; participantId: string; reservationId: string }): Reported {
+  const field = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      throw new MeetedgeError('INVALID_ARGUMENT', `${what}.${name}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    meetingId: field('meeting_id', () => MeetingId(e.meetingId)),
+    participantId: field('participant_id', () => ParticipantId(e.participantId)),
+    reservationId: field('reservation_id', () => ReservationId(e.reservationId)),
+  };
+}
 
 export interface DrainResult {
   /** True: the module was connected to this ZCP and was sent Drain. */
@@ -118,6 +155,10 @@ export class ModuleRegistry {
     sweeps: Counter;
     expired: Counter;
     deregistered: Counter;
+    arrived: Counter;
+    left: Counter;
+    restored: Counter;
+    eventsRefused: Counter;
   };
 
   constructor(private readonly options: ModuleRegistryOptions) {
@@ -142,6 +183,14 @@ export class ModuleRegistry {
       sweeps: new Counter({ name: 'meetedge_zcp_module_sweeps_total', help: 'Sweeps of expired modules this ZCP ran', registers }),
       expired: new Counter({ name: 'meetedge_zcp_modules_expired_total', help: 'Modules this ZCP removed because their heartbeats stopped', registers }),
       deregistered: new Counter({ name: 'meetedge_zcp_modules_deregistered_total', help: 'Modules that left cleanly through this ZCP', registers }),
+      arrived: new Counter({ name: 'meetedge_zcp_participants_arrived_total', help: 'Participants modules reported arrived (reservations confirmed)', registers }),
+      left: new Counter({ name: 'meetedge_zcp_participants_left_total', help: 'Participants modules reported gone (reservations freed)', registers }),
+      restored: new Counter({
+        name: 'meetedge_zcp_reservations_restored_total',
+        help: 'Reservations the state had lost (or freed too early) that a module showed were held, reserved again',
+        registers,
+      }),
+      eventsRefused: new Counter({ name: 'meetedge_zcp_module_events_refused_total', help: 'Malformed participant events from modules, ignored', registers }),
     };
   }
 
@@ -163,6 +212,30 @@ export class ModuleRegistry {
     const connection = this.connections.get(moduleId);
     if (!connection) return false;
     connection.stream.write({ kind: command });
+    return true;
+  }
+
+  /**
+   * Tells a module about a participant placed on it: the meeting's info
+   * (MeetingServerInfo), then ExpectParticipant. False when the module is not
+   * connected to this ZCP; its ticket still admits the participant.
+   */
+  announce(moduleId: ModuleId, info: MeetingInfo, expected: Expected): boolean {
+    const connection = this.connections.get(moduleId);
+    if (!connection) return false;
+    connection.stream.write({ kind: { $case: 'meetingServerInfo', value: meetingInfoToProto(info) } });
+    connection.stream.write({
+      kind: {
+        $case: 'expectParticipant',
+        value: {
+          meetingId: expected.meetingId,
+          participantId: expected.participantId,
+          reservationId: expected.reservationId,
+          quality: qualityToProto(expected.quality),
+          ticketExpiresAtUnixMs: expected.expiresAt,
+        },
+      },
+    });
     return true;
   }
 
@@ -259,9 +332,16 @@ export class ModuleRegistry {
           return;
         case 'register':
           throw new MeetedgeError('INVALID_ARGUMENT', 'register is sent once per stream');
+        case 'participantArrived': {
+          const moduleId = connection.registration.id;
+          return this.participantEvent(connection, () => this.arrived(moduleId, kind.value));
+        }
+        case 'participantLeft': {
+          const moduleId = connection.registration.id;
+          return this.participantEvent(connection, () => this.left(moduleId, kind.value));
+        }
         default:
-          // participant_arrived / participant_left arrive with the join flow.
-          log().debug({ kind: kind?.$case }, 'module message not handled yet');
+          throw new MeetedgeError('INVALID_ARGUMENT', 'a module message must be heartbeat, participant_arrived, participant_left or deregister');
       }
     };
 
@@ -303,6 +383,15 @@ export class ModuleRegistry {
     stream.write({
       kind: { $case: 'registerAck', value: { zcpId: this.options.zcpId, heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: this.ttlMs } },
     });
+    // What the module holds is reserved again where the state lost it (a Redis restart).
+    for (const meeting of register.heldMeetings) {
+      for (const participant of meeting.participants) {
+        await this.participantEvent(connection, async () => {
+          const p = reportedFrom('held_participant', { ...participant, meetingId: meeting.meetingId });
+          await this.hold(registration.id, p, qualityFromProto(participant.quality, 'held_participant.quality'));
+        });
+      }
+    }
     // A re-registration keeps the draining flag: a module that reconnects learns it again.
     const state = await this.options.state.getModule(registration.id);
     if (state?.draining) stream.write({ kind: { $case: 'drain', value: { deadlineUnixMs: 0, reason: 'draining' } } });
@@ -311,6 +400,60 @@ export class ModuleRegistry {
       'module registered',
     );
     return connection;
+  }
+
+  /**
+   * Runs one participant event: a malformed one is counted and ignored (the
+   * module's registration stands), a store failure is logged (the module's
+   * next Register re-announces what it holds).
+   */
+  private async participantEvent(connection: Connection, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      const moduleId = connection.registration.id;
+      if (isMeetedgeError(err) && err.code === 'INVALID_ARGUMENT') {
+        this.counters.eventsRefused.inc();
+        this.logger.warn({ moduleId, code: err.code }, `participant event refused: ${err.message}`);
+      } else {
+        this.logger.warn({ moduleId, err }, 'participant event not recorded: the cluster state failed');
+      }
+    }
+  }
+
+  /** The participant arrived: its reservation is confirmed, or reserved again if the state lost it. */
+  private async arrived(moduleId: ModuleId, event: v1.ParticipantArrived): Promise<void> {
+    const p = reportedFrom('participant_arrived', event);
+    const quality = qualityFromProto(event.quality, 'participant_arrived.quality');
+    this.counters.arrived.inc();
+    await this.hold(moduleId, p, quality);
+  }
+
+  /** Confirms a held reservation; one the state no longer has is reserved again (no TTL) first. */
+  private async hold(moduleId: ModuleId, p: Reported, quality: Quality): Promise<void> {
+    const { state } = this.options;
+    if (await state.confirmReservation(moduleId, p.reservationId)) return;
+    const request = { moduleId, reservationId: p.reservationId, units: unitsFor(quality) };
+    let result = await state.reserve({ ...request, meetingId: p.meetingId });
+    if (!result.ok && result.reason === 'elsewhere') {
+      // The participant is here whatever placement would prefer: hold it here, and record the meeting explicitly.
+      result = await state.reserve(request);
+      if (result.ok) await state.addMeetingModule(p.meetingId, moduleId);
+    }
+    if (result.ok) {
+      this.counters.restored.inc();
+      this.logger.info({ moduleId, meetingId: p.meetingId, reservationId: p.reservationId }, 'reservation the state had lost was restored');
+    } else {
+      // The module's own ledger still holds the participant; the state shows the module fuller than it knows.
+      this.logger.warn({ moduleId, meetingId: p.meetingId, reservationId: p.reservationId, reason: result.reason }, 'held participant could not be reserved again');
+    }
+  }
+
+  /** The participant left (or never came): its reservation is freed. */
+  private async left(moduleId: ModuleId, event: v1.ParticipantLeft): Promise<void> {
+    const p = reportedFrom('participant_left', event);
+    this.counters.left.inc();
+    await this.options.state.releaseReservation(moduleId, p.reservationId);
   }
 
   private async heartbeat(connection: Connection, heartbeat: v1.Heartbeat): Promise<void> {
