@@ -5,10 +5,15 @@ export const allInOneConfigSpec = {
   ...commonKeys,
   dashboardPort: key.port('MEETEDGE_DASHBOARD_PORT', { doc: 'HTTP port of the control plane', default: 8080 }),
   dashboardGrpcPort: key.port('MEETEDGE_DASHBOARD_GRPC_PORT', { doc: 'gRPC port of the cloud zone controller', default: 8081 }),
-  zcpPort: key.port('MEETEDGE_ZCP_PORT', { doc: 'HTTP port of the zone controller proxy', default: 8090 }),
-  sfuPort: key.port('MEETEDGE_SFU_PORT', { doc: 'HTTP port of the edge SFU module', default: 8100 }),
+  zcpPort: key.port('MEETEDGE_ZCP_PORT', { doc: 'HTTP port of the first zone controller proxy (zcp-1)', default: 8090 }),
+  zcpGrpcPort: key.port('MEETEDGE_ZCP_GRPC_PORT', { doc: 'gRPC port zcp-1 takes module registrations on', default: 8091 }),
+  zcp2Port: key.port('MEETEDGE_ZCP2_PORT', { doc: 'HTTP port of the second zone controller proxy (zcp-2)', default: 8092 }),
+  zcp2GrpcPort: key.port('MEETEDGE_ZCP2_GRPC_PORT', { doc: 'gRPC port zcp-2 takes module registrations on', default: 8093 }),
+  sfuPort: key.port('MEETEDGE_SFU_PORT', { doc: 'HTTP port of the first edge module (sfu-1)', default: 8100 }),
+  sfu2Port: key.port('MEETEDGE_SFU2_PORT', { doc: 'HTTP port of the second edge module (sfu-2)', default: 8101 }),
   cloudMmrPort: key.port('MEETEDGE_CLOUD_MMR_PORT', { doc: 'HTTP port of the cloud MMR', default: 8110 }),
-  sfuMediaPort: key.port('MEETEDGE_SFU_MEDIA_PORT', { doc: 'media port of the edge SFU module', default: 8801 }),
+  sfuMediaPort: key.port('MEETEDGE_SFU_MEDIA_PORT', { doc: 'media port (UDP, and TCP for ICE-TCP) of sfu-1', default: 8801 }),
+  sfu2MediaPort: key.port('MEETEDGE_SFU2_MEDIA_PORT', { doc: 'media port (UDP, and TCP for ICE-TCP) of sfu-2', default: 8803 }),
   cloudMmrMediaPort: key.port('MEETEDGE_CLOUD_MMR_MEDIA_PORT', { doc: 'media port of the cloud MMR', default: 8802 }),
 };
 

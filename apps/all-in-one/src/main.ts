@@ -9,16 +9,22 @@ void runMain(async () => {
   const config = loadAllInOneConfig(process.env);
   const logger = createLogger({ level: config.logLevel, bindings: { mode: 'all-in-one' } });
   const system = buildSystem(config, logger);
-  const demo = await seedDemo(system);
+  const demo = { meetingId: '' };
   return {
     logger,
     services: system.services,
     afterClose: () => system.state.close(),
+    afterStart: async (urls) => {
+      ({ meetingId: demo.meetingId } = await seedDemo(
+        system,
+        system.zcps.map((zcp) => urls[system.services.indexOf(zcp)] ?? ''),
+      ));
+    },
     onStarted: (urls) => {
       const lines = system.services.map((s, i) => `  ${s.name.padEnd(10)} ${urls[i]}   health: ${urls[i]}/healthz   metrics: ${urls[i]}/metrics`);
       // Modules also serve media sessions (docs/protocol.md) over WebSocket.
       for (const [i, s] of system.services.entries()) {
-        if (s.name === 'sfu' || s.name === 'cloud-mmr') lines.push(`  ${s.name.padEnd(10)} media sessions: ${urls[i]?.replace('http:', 'ws:')}/v1/media`);
+        if (s.name.startsWith('sfu') || s.name === 'cloud-mmr') lines.push(`  ${s.name.padEnd(10)} media sessions: ${urls[i]?.replace('http:', 'ws:')}/v1/media`);
       }
       const api = urls[0] ?? '';
       lines.push(

@@ -4,10 +4,10 @@ import { loadAllInOneConfig } from './config';
 import { buildSystem } from './system';
 
 describe('all-in-one system', () => {
-  it('builds the control plane, a zone with its ZCP and module, and the cloud MMR on one store', async () => {
+  it('builds the control plane, a zone with two ZCPs and two modules, and the cloud MMR on one store', async () => {
     const system = buildSystem(loadAllInOneConfig({}), createLogger({ level: 'silent' }));
     try {
-      expect(system.services.map((s) => s.name)).toEqual(['dashboard', 'zcp', 'sfu', 'cloud-mmr']);
+      expect(system.services.map((s) => s.name)).toEqual(['dashboard', 'zcp-1', 'zcp-2', 'sfu-1', 'sfu-2', 'cloud-mmr']);
       for (const service of system.services) {
         const res = await service.http.inject({ method: 'GET', url: '/healthz' });
         expect([service.name, res.statusCode]).toEqual([service.name, 200]);
@@ -25,7 +25,7 @@ describe('all-in-one system', () => {
         },
         10_000,
       );
-      const [, zcp, , cloudMmr] = system.services;
+      const [, zcp, , , , cloudMmr] = system.services;
       const listed = await zcp?.http.inject({ method: 'GET', url: '/v1/zone/modules' });
       expect(listed?.json().modules.map((m: { id: string }) => m.id)).toEqual(['sfu-1']);
       const mmr = await cloudMmr?.http.inject({ method: 'GET', url: '/v1/module' });

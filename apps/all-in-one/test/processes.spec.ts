@@ -3,12 +3,10 @@
  * it at boot with one line naming the key; a good one serves /healthz and
  * stops cleanly on SIGTERM (or Ctrl-C for the all-in-one).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { generateTicketKeys } from '@meetedge/core';
 import { startRedis, waitFor, type TestRedis } from '@meetedge/test-kit';
+import { run, startedUrls, type Run } from './support/processes';
 
-const root = path.resolve(__dirname, '../../..');
 const ticketPublicKey = generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const tokenPrivateKey = generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 /** The keys a ZCP's join API requires. */
@@ -16,47 +14,6 @@ const zcpKeys = {
   MEETEDGE_TOKEN_PUBLIC_KEY: generateTicketKeys().publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   MEETEDGE_TICKET_PRIVATE_KEY: generateTicketKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
 };
-
-interface Run {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  exited: Promise<number | null>;
-}
-
-function run(app: string, env: Record<string, string>): Run {
-  // Only the variables a process needs: a MEETEDGE_* variable of the CI
-  // environment must not leak in (it would be refused as unknown).
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MEETEDGE_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
-    cwd: root,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out: Run = { child, stdout: [], stderr: [], exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
-  child.stdout?.on('data', (d: Buffer) => out.stdout.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => out.stderr.push(d.toString()));
-  return out;
-}
-
-/** The URLs from the JSON log line `started`. */
-async function startedUrls(r: Run): Promise<Record<string, string>> {
-  let urls: Record<string, string> | undefined;
-  await waitFor(
-    () => {
-      for (const line of r.stdout.join('').split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; services?: Record<string, string> };
-        if (entry.msg === 'started') urls = entry.services;
-      }
-      if (r.child.exitCode !== null) throw new Error(`exited early: ${r.stderr.join('')}`);
-      return urls !== undefined;
-    },
-    { timeoutMs: 20_000 },
-  );
-  if (!urls) throw new Error('no started line');
-  return urls;
-}
 
 const running: Run[] = [];
 afterEach(async () => {
@@ -138,15 +95,27 @@ describe('all-in-one process (npm start)', () => {
       // Free ports for everything, so the test never collides with a running system.
       MEETEDGE_DASHBOARD_GRPC_PORT: '0',
       MEETEDGE_ZCP_PORT: '0',
+      MEETEDGE_ZCP_GRPC_PORT: '0',
+      MEETEDGE_ZCP2_PORT: '0',
+      MEETEDGE_ZCP2_GRPC_PORT: '0',
       MEETEDGE_SFU_PORT: '0',
+      MEETEDGE_SFU2_PORT: '0',
       MEETEDGE_CLOUD_MMR_PORT: '0',
       MEETEDGE_SFU_MEDIA_PORT: '0',
+      MEETEDGE_SFU2_MEDIA_PORT: '0',
       MEETEDGE_CLOUD_MMR_MEDIA_PORT: '0',
     });
     running.push(r);
     const urls = await startedUrls(r);
-    expect(Object.keys(urls).sort()).toEqual(['cloud-mmr', 'dashboard', 'sfu', 'zcp']);
-    expect(r.stdout.join('')).toContain(`media sessions: ${urls['sfu']?.replace('http:', 'ws:')}/v1/media`);
+    expect(Object.keys(urls).sort()).toEqual(['cloud-mmr', 'dashboard', 'sfu-1', 'sfu-2', 'zcp-1', 'zcp-2']);
+    expect(r.stdout.join('')).toContain(`media sessions: ${urls['sfu-2']?.replace('http:', 'ws:')}/v1/media`);
+    // Both modules registered with both ZCPs over gRPC: each ZCP lists both.
+    for (const zcp of ['zcp-1', 'zcp-2']) {
+      await waitFor(async () => {
+        const listed = (await (await fetch(`${urls[zcp]}/v1/zone/modules`)).json()) as { modules: { id: string }[] };
+        return listed.modules.map((m) => m.id).join() === 'sfu-1,sfu-2';
+      }, { description: `${zcp} lists sfu-1 and sfu-2` });
+    }
     expect(r.stdout.join('')).toContain('Sign in as admin@demo.meetedge.local');
     // The demo account is there: its admin signs in.
     const signIn = await fetch(`${urls['dashboard']}/v1/sign-in`, {
