@@ -108,10 +108,11 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
 /**
  * Throws unless werift carries patches/ (docs/werift.md). patch-package applies
  * the numbered patches in order and stops at the first that fails, and it exits
- * 0 when run locally, so the option added by patch 009 proves 001–009. Patch
- * 010 (DTLS retransmissions) adds no option to test for and comes last: without
- * it dtls-handshake.spec.ts fails, and the postinstall's --error-on-fail fails
- * `npm install`.
+ * 0 when run locally, so the option added by patch 009 proves 001–009. Patches
+ * 010 (DTLS retransmissions) and 011 (stopping dropped transceivers) add no
+ * option to test for and come last: without them dtls-handshake.spec.ts fails,
+ * or jest never exits after cascade.spec.ts; and the postinstall's
+ * --error-on-fail fails `npm install`.
  * The ESM build (werift's lib/index.mjs) is not patched either: load werift
  * through require(), as jest, tsx and the esbuild bundles here do.
  */
