@@ -15,6 +15,9 @@ export const allInOneConfigSpec = {
   sfuMediaPort: key.port('MEETEDGE_SFU_MEDIA_PORT', { doc: 'media port (UDP, and TCP for ICE-TCP) of sfu-1', default: 8801 }),
   sfu2MediaPort: key.port('MEETEDGE_SFU2_MEDIA_PORT', { doc: 'media port (UDP, and TCP for ICE-TCP) of sfu-2', default: 8803 }),
   cloudMmrMediaPort: key.port('MEETEDGE_CLOUD_MMR_MEDIA_PORT', { doc: 'media port of the cloud MMR', default: 8802 }),
+  cloudMmrCascadePort: key.port('MEETEDGE_CLOUD_MMR_CASCADE_PORT', { doc: 'Cascade gRPC port of the cloud MMR (modules link cloud-hybrid meetings to it)', default: 9701 }),
+  sfuCascadePort: key.port('MEETEDGE_SFU_CASCADE_PORT', { doc: 'Cascade gRPC port of sfu-1', default: 9702 }),
+  sfu2CascadePort: key.port('MEETEDGE_SFU2_CASCADE_PORT', { doc: 'Cascade gRPC port of sfu-2', default: 9703 }),
 };
 
 export type AllInOneConfig = ConfigOf<typeof allInOneConfigSpec>;

@@ -64,6 +64,7 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
       // What clients are told; with port 0 (tests) the real ports are only known after start.
       MEETEDGE_PUBLIC_URL: `http://${host}:${config.dashboardPort}`,
       MEETEDGE_CLOUD_MMR_URL: cloudMmrUrl,
+      MEETEDGE_CLOUD_MMR_CASCADE_ADDRESS: `${host}:${config.cloudMmrCascadePort}`,
     }),
     // One process: Node's process metrics are reported once, by the control plane.
     { logger, directory: new MemoryDirectory(), ownsDirectory: true, metrics: createServiceMetrics('dashboard', true) },
@@ -95,9 +96,9 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
   // The modules start after the ZCPs, so the ZCPs' gRPC ports are known (port 0 in tests).
   const zcpAddresses = () => zcps.map((z) => `${host}:${z.grpcPort()}`);
   const modules = [
-    { id: 'sfu-1', port: config.sfuPort, mediaPort: config.sfuMediaPort },
-    { id: 'sfu-2', port: config.sfu2Port, mediaPort: config.sfu2MediaPort },
-  ].map(({ id, port, mediaPort }) =>
+    { id: 'sfu-1', port: config.sfuPort, mediaPort: config.sfuMediaPort, cascadePort: config.sfuCascadePort },
+    { id: 'sfu-2', port: config.sfu2Port, mediaPort: config.sfu2MediaPort, cascadePort: config.sfu2CascadePort },
+  ].map(({ id, port, mediaPort, cascadePort }) =>
     named(
       buildSfu(
         loadSfuConfig({
@@ -105,6 +106,7 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
           ...onMemory,
           MEETEDGE_HTTP_PORT: String(port),
           MEETEDGE_MEDIA_PORT: String(mediaPort),
+          MEETEDGE_CASCADE_PORT: String(cascadePort),
           MEETEDGE_MEDIA_LISTEN_IP: mediaListenIp,
           MEETEDGE_MODULE_ID: id,
           MEETEDGE_ZONE_ID: LOCAL_ZONE,
@@ -123,6 +125,7 @@ export function buildSystem(config: AllInOneConfig, logger: Logger): AllInOneSys
       ...onMemory,
       MEETEDGE_HTTP_PORT: String(config.cloudMmrPort),
       MEETEDGE_MEDIA_PORT: String(config.cloudMmrMediaPort),
+      MEETEDGE_CASCADE_PORT: String(config.cloudMmrCascadePort),
       MEETEDGE_MEDIA_LISTEN_IP: mediaListenIp,
       MEETEDGE_MODULE_ID: 'cloud-mmr-1',
       MEETEDGE_ZONE_ID: 'cloud',

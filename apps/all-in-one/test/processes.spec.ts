@@ -104,6 +104,9 @@ describe('all-in-one process (npm start)', () => {
       MEETEDGE_SFU_MEDIA_PORT: '0',
       MEETEDGE_SFU2_MEDIA_PORT: '0',
       MEETEDGE_CLOUD_MMR_MEDIA_PORT: '0',
+      MEETEDGE_CLOUD_MMR_CASCADE_PORT: '0',
+      MEETEDGE_SFU_CASCADE_PORT: '0',
+      MEETEDGE_SFU2_CASCADE_PORT: '0',
     });
     running.push(r);
     const urls = await startedUrls(r);

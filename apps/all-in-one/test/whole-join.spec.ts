@@ -27,7 +27,7 @@ const clients: { leave(): Promise<void> }[] = [];
 beforeAll(async () => {
   const ports = Object.fromEntries(
     ['ZCP', 'ZCP2', 'SFU', 'SFU2', 'CLOUD_MMR'].flatMap((s) => [[`MEETEDGE_${s}_PORT`, '0']]).concat(
-      ['ZCP_GRPC', 'ZCP2_GRPC', 'SFU_MEDIA', 'SFU2_MEDIA', 'CLOUD_MMR_MEDIA', 'DASHBOARD_GRPC'].map((s) => [`MEETEDGE_${s}_PORT`, '0']),
+      ['ZCP_GRPC', 'ZCP2_GRPC', 'SFU_MEDIA', 'SFU2_MEDIA', 'CLOUD_MMR_MEDIA', 'DASHBOARD_GRPC', 'CLOUD_MMR_CASCADE', 'SFU_CASCADE', 'SFU2_CASCADE'].map((s) => [`MEETEDGE_${s}_PORT`, '0']),
     ),
   );
   system = buildSystem(loadAllInOneConfig({ ...ports, MEETEDGE_DASHBOARD_PORT: String(await freePort()), MEETEDGE_LOG_LEVEL: 'silent' }), logger);

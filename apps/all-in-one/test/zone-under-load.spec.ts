@@ -132,6 +132,7 @@ beforeAll(async () => {
     MEETEDGE_NODE_ID: `node-${id}`,
     MEETEDGE_HTTP_PORT: '0',
     MEETEDGE_MEDIA_PORT: '0',
+    MEETEDGE_CASCADE_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
     MEETEDGE_TICKET_PUBLIC_KEY: pem(ticketKeys).pub,
     MEETEDGE_ZCP_ADDRESSES: `127.0.0.1:${zcp1Grpc},127.0.0.1:${zcp2Grpc}`,

@@ -6,7 +6,7 @@
  * decisions come from @meetedge/media.
  */
 import websocket from '@fastify/websocket';
-import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
+import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ModuleId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
 import { meetingInfoFromProto, qualityFromProto, qualityToProto, v1 } from '@meetedge/proto';
 import {
   Gauge,
@@ -21,6 +21,7 @@ import {
 import { MAX_CLIENT_MESSAGE_BYTES } from '@meetedge/signaling';
 import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
+import { CascadeServer } from './cascade/cascade-server';
 import { MediaServer, type Admission, type Expectation, type LeaveReason, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
 import { loadSampler } from './registration/load';
@@ -222,8 +223,14 @@ export function expectationFrom(e: v1.ExpectParticipant): Expectation {
   };
 }
 
+/** The SFU service: its media side and its cascade endpoint, for the all-in-one and tests. */
+export interface SfuService extends Service {
+  readonly media: MediaServer;
+  readonly cascade: CascadeServer;
+}
+
 /** Acts on a command from a ZCP; a malformed one is refused with a log line naming what was wrong. */
-function onZcpCommand(media: MediaServer, logger: Logger, command: ZcpCommand, zcpAddress: string): void {
+function onZcpCommand(media: MediaServer, cascade: CascadeServer, logger: Logger, command: ZcpCommand, zcpAddress: string): void {
   try {
     switch (command.$case) {
       case 'drain':
@@ -238,9 +245,19 @@ function onZcpCommand(media: MediaServer, logger: Logger, command: ZcpCommand, z
       case 'expectParticipant':
         media.expect(expectationFrom(command.value));
         return;
-      case 'setCascade':
-        logger.debug({ zcpAddress, meetingId: command.value.meetingId }, 'cascade commands arrive with issue [5]');
+      case 'setCascade': {
+        const { meetingId, enabled, targetServerId, targetAddress } = command.value;
+        const meeting = MeetingId(meetingId);
+        if (!enabled) {
+          cascade.closeLinks(meeting, 'not needed any more');
+          return;
+        }
+        const target = { serverId: ModuleId(targetServerId), address: targetAddress };
+        cascade.ensureLink(meeting, target).catch((err: unknown) => {
+          logger.warn({ zcpAddress, meetingId, target, code: isMeetedgeError(err) ? err.code : undefined }, `cascade link not opened: ${(err as Error).message}`);
+        });
         return;
+      }
     }
   } catch (err) {
     if (!isMeetedgeError(err)) throw err;
@@ -248,12 +265,17 @@ function onZcpCommand(media: MediaServer, logger: Logger, command: ZcpCommand, z
   }
 }
 
-export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
+export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
   const name = config.role === 'cloud' ? 'cloud-mmr' : 'sfu';
   const logger = deps.logger.child({ service: name, moduleId: config.moduleId, zoneId: config.zoneId, role: config.role });
   const metrics = deps.metrics ?? createServiceMetrics(name);
   // The one UDP port (and its TCP twin) every media connection of the module shares; bound at start.
   let ports: MediaPorts | undefined;
+  /** A werift connection on the module's shared media ports (clients and cascade links alike). */
+  const createPeer = (options: { tcp: boolean } = { tcp: true }) => {
+    if (!ports) throw new Error('media port is not open');
+    return createPeerConnection({ announcedIp: config.announcedIp, udpMux: ports.udp, tcpMux: options.tcp ? ports.tcp : undefined });
+  };
   // Bound below: the media server reports participants to the ZCPs through the registrar.
   let report: ((event: ParticipantEvent) => void) | undefined;
   const media = new MediaServer({
@@ -264,10 +286,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     joinTimeoutMs: config.joinTimeoutMs,
     keepaliveMs: config.keepaliveMs,
     maxPublishBps: config.maxPublishKbps * 1000,
-    createPeer: () => {
-      if (!ports) throw new Error('media port is not open');
-      return createPeerConnection({ announcedIp: config.announcedIp, udpMux: ports.udp, tcpMux: ports.tcp });
-    },
+    createPeer: () => createPeer(),
     events: {
       arrived: (admission) => report?.(arrivedEvent(admission)),
       left: (admission, reason, meetingEmpty) => report?.(leftEvent(admission, reason, meetingEmpty)),
@@ -276,6 +295,15 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     now: deps.now,
   });
   registerMediaMetrics(metrics, media, () => ports);
+  const cascade = new CascadeServer({
+    serverId: config.moduleId,
+    zoneId: config.zoneId,
+    defaultMode: config.role === 'cloud' ? 'cloud-hybrid' : 'internal-only',
+    media,
+    // Server to server over UDP only: an ICE-TCP candidate would have werift dial the other server's TCP port.
+    createPeer: () => createPeer({ tcp: false }),
+    logger,
+  });
   const http = createHttpServer({
     service: name,
     version: MEETEDGE_VERSION,
@@ -323,7 +351,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
       logger: logger.child({ component: 'registration' }),
       register: () => registerMessage(config, baseUrl, media.heldMeetings()),
       load: loadSampler(() => media.stats()),
-      onCommand: (command, zcpAddress) => onZcpCommand(media, logger, command, zcpAddress),
+      onCommand: (command, zcpAddress) => onZcpCommand(media, cascade, logger, command, zcpAddress),
     });
     registrar = zcps;
     report = (event) => zcps.report(event);
@@ -336,14 +364,18 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
     udp: ports?.udp.stats(),
     tcp: ports?.tcp ? { ...ports.tcp.stats(), connections: ports.tcp.connectionCount } : undefined,
     meetings: media.meetingStats(),
+    links: cascade.linkStats(),
   }));
 
   return {
     name,
     http,
+    media,
+    cascade,
     async start() {
       ports = await openMediaPorts(config);
-      logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp }, 'media port open');
+      const cascadePort = await cascade.listen(config.httpHost, config.cascadePort);
+      logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp, cascadePort }, 'media port open');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       baseUrl = baseUrlOf(http);
       startRegistration(deps.zcpAddresses?.() ?? config.zcpAddresses);
@@ -355,6 +387,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): Service {
       clearInterval(expectations);
       // Deregister first: the ZCPs stop placing anyone here before the sessions close.
       await registrar?.close();
+      await cascade.close();
       await media.close();
       await http.close();
       await Promise.all([ports?.udp.close(), ports?.tcp?.close()]);

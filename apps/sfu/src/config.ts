@@ -32,6 +32,10 @@ export const sfuConfigSpec = {
     doc: 'UDP port, and TCP port of the same number for ICE-TCP, shared by all media of the module',
     default: 8801,
   }),
+  cascadePort: key.port('MEETEDGE_CASCADE_PORT', {
+    doc: 'gRPC port of the Cascade service (links between media servers of a meeting); binds MEETEDGE_HTTP_HOST',
+    default: 9701,
+  }),
   mediaListenIp: key.ip('MEETEDGE_MEDIA_LISTEN_IP', {
     doc: 'address the media port binds to (its family, IPv4 or IPv6, must be that of MEETEDGE_ANNOUNCED_IP)',
     default: '0.0.0.0',

@@ -1,2 +1,2 @@
-export { buildApp, type SfuDeps } from './app';
+export { buildApp, type SfuDeps, type SfuService } from './app';
 export { loadSfuConfig, sfuConfigSpec, type SfuConfig } from './config';

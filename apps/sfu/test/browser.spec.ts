@@ -183,6 +183,7 @@ beforeAll(async () => {
     MEETEDGE_HTTP_PORT: '0',
     MEETEDGE_STATE: 'memory',
     MEETEDGE_MEDIA_PORT: '0',
+    MEETEDGE_CASCADE_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
     MEETEDGE_ANNOUNCED_IP: '127.0.0.1',
     MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),

@@ -69,6 +69,7 @@ async function start(env: Record<string, string> = {}): Promise<Service> {
     MEETEDGE_HTTP_HOST: LOOPBACK,
     MEETEDGE_STATE: 'memory',
     MEETEDGE_MEDIA_PORT: '0',
+    MEETEDGE_CASCADE_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: LOOPBACK,
     MEETEDGE_ANNOUNCED_IP: LOOPBACK,
     MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),

@@ -111,6 +111,7 @@ beforeEach(async () => {
     MEETEDGE_JOIN_TIMEOUT_MS: '1000',
     MEETEDGE_KEEPALIVE_MS: '300',
     MEETEDGE_MEDIA_PORT: '0',
+    MEETEDGE_CASCADE_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
     MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   });

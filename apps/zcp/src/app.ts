@@ -16,6 +16,7 @@ import {
   type ServiceMetrics,
 } from '@meetedge/service-kit';
 import type { ClusterState } from '@meetedge/state';
+import { CascadeNeedsWatcher, CascadeRelay } from './cascade';
 import type { ZcpConfig } from './config';
 import { Assigner, CachedMeetingInfoSource, GrpcMeetingInfoSource, registerJoinRoutes, type MeetingInfoSource } from './join';
 import { ModuleRegistry, type ModuleRegistryOptions } from './registry/module-registry';
@@ -33,7 +34,7 @@ export interface ZcpDeps {
   meetingInfo?: MeetingInfoSource;
   /** Clock for tokens and tickets, ms since the epoch. Default `Date.now`. */
   now?: () => number;
-  /** The cloud zone controller's address, read at the first join; default MEETEDGE_ZONE_CONTROLLER_ADDRESS. */
+  /** The cloud zone controller's address, read at the first join and at each cascade-needs connect; default MEETEDGE_ZONE_CONTROLLER_ADDRESS. */
   zoneControllerAddress?: () => string;
 }
 
@@ -112,12 +113,24 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
     },
   );
 
-  const registry = new ModuleRegistry({ ...deps.registry, zcpId: config.zcpId, zoneId: config.zoneId, state: deps.state, logger, metrics });
+  const registry = new ModuleRegistry({
+    ...deps.registry,
+    zcpId: config.zcpId,
+    zoneId: config.zoneId,
+    state: deps.state,
+    logger,
+    metrics,
+    onRegistered: (moduleId) => cascade.onRegistered(moduleId),
+  });
+  const zoneControllerAddress = deps.zoneControllerAddress ?? config.zoneControllerAddress;
+  // The cloud zone controller's cascade needs, relayed to the zone's modules as SetCascade (docs/zcp.md, "Cascade needs").
+  const cascadeNeeds = new CascadeNeedsWatcher({ address: zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId, logger, metrics });
+  const cascade = new CascadeRelay({ zoneId: config.zoneId, state: deps.state, modules: registry, needs: cascadeNeeds, logger, metrics });
   const now = deps.now ?? Date.now;
   registerRegistryRoutes(http, registry, { tokenPublicKey: config.tokenPublicKey, now });
   const meetingInfo =
     deps.meetingInfo ??
-    new CachedMeetingInfoSource(new GrpcMeetingInfoSource({ address: deps.zoneControllerAddress ?? config.zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId }), {
+    new CachedMeetingInfoSource(new GrpcMeetingInfoSource({ address: zoneControllerAddress, zoneId: config.zoneId, zcpId: config.zcpId }), {
       ttlMs: MEETING_INFO_TTL_MS,
     });
   const assigner = new Assigner({
@@ -127,7 +140,10 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
     ticketKey: config.ticketPrivateKey,
     ticketTtlMs: config.ticketTtlMs,
     cloudMmrUrl: config.cloudMmrUrl,
-    announce: (moduleId, info, expected) => registry.announce(moduleId, info, expected),
+    announce: (moduleId, info, expected) => {
+      registry.announce(moduleId, info, expected);
+      cascade.onPlaced(moduleId, expected.meetingId);
+    },
     logger,
     now,
   });
@@ -147,11 +163,14 @@ export function buildApp(config: ZcpConfig, deps: ZcpDeps): ZcpService {
         grpc.bindAsync(`${config.httpHost}:${config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
       });
       registry.start();
+      cascadeNeeds.start();
       logger.info({ grpcPort }, 'module registry listening');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       return baseUrlOf(http);
     },
     close: once(async () => {
+      await cascadeNeeds.close();
+      await cascade.close();
       await registry.close();
       await Promise.race([new Promise<void>((resolve) => grpc.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       grpc.forceShutdown();

@@ -30,7 +30,7 @@ export const zcpConfigSpec = {
     max: 600_000,
   }),
   zoneControllerAddress: key.string('MEETEDGE_ZONE_CONTROLLER_ADDRESS', {
-    doc: 'the cloud zone controller\'s gRPC endpoint (host:port) that answers meeting-server info',
+    doc: 'the cloud zone controller\'s gRPC endpoint (host:port): meeting-server info for joins, and the zone\'s cascade needs',
     default: '127.0.0.1:8081',
     pattern: /^[^\s:/]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/,
     what: 'host:port',

@@ -69,6 +69,7 @@ describe('a module process killed with SIGKILL', () => {
         MEETEDGE_NODE_ID: 'node-a',
         MEETEDGE_HTTP_PORT: '0',
         MEETEDGE_MEDIA_PORT: '0',
+        MEETEDGE_CASCADE_PORT: '0',
         MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
         MEETEDGE_LOG_LEVEL: 'warn',
         // The module's own store is not the zone's: registration goes through the ZCPs.

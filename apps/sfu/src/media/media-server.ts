@@ -235,20 +235,30 @@ export class MediaServer {
   /**
    * Takes a participant out of its meeting and frees what it held: its
    * tracks (the others stop receiving them), its connection and its units.
-   * Idempotent; a meeting whose last participant left ends.
+   * Idempotent; a meeting whose last participant left, and that holds no
+   * cascade link, ends.
    */
   async closeParticipant(participant: Participant, reason: LeaveReason): Promise<void> {
     if (participant.closed) return;
     participant.close();
     const meeting = participant.meeting;
-    const empty = meeting.leave(participant);
+    meeting.leave(participant);
     this.release(holderOf(meeting.meetingId, participant.participantId), reason);
-    if (empty && this.meetings.get(meeting.meetingId) === meeting) {
-      this.meetings.delete(meeting.meetingId);
-      if (!this.carries(meeting.meetingId)) this.meetingInfo.delete(meeting.meetingId);
-      addCounters(this.ended, meeting.counters);
-      meeting.close();
-    }
+    this.endIfIdle(meeting);
+  }
+
+  /** The meeting if this module carries it. */
+  existingMeeting(meetingId: MeetingId): Meeting | undefined {
+    return this.meetings.get(meetingId);
+  }
+
+  /** Ends a meeting with no local participant and no cascade link (a link closing calls it too). */
+  endIfIdle(meeting: Meeting): void {
+    if (meeting.participants.size > 0 || meeting.linkCount > 0 || this.meetings.get(meeting.meetingId) !== meeting) return;
+    this.meetings.delete(meeting.meetingId);
+    if (!this.carries(meeting.meetingId)) this.meetingInfo.delete(meeting.meetingId);
+    addCounters(this.ended, meeting.counters);
+    meeting.close();
   }
 
   meetingStats(): MeetingStats[] {

@@ -10,6 +10,27 @@ import type { Participant } from './participant';
 import { zeroCounters, type MediaCounters } from './stats';
 import type { PublishedTrack, TrackHost } from './track';
 
+/**
+ * A participant of the meeting on another media server, seen through a
+ * cascade link: it publishes (its streams arrive over the link) but has no
+ * session here. To everyone local it looks like a local participant.
+ */
+export interface RemoteParticipant {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  /** The link its streams arrive by. */
+  readonly linkId: string;
+}
+
+/** A cascade link of the meeting: one more destination of the fan-out (apps/sfu/src/cascade). */
+export interface MeetingLink {
+  readonly linkId: string;
+  /** A track was published here (locally or by another link): send it over if it did not come from this link. */
+  offerTrack(track: PublishedTrack): void;
+  /** A track went away: stop sending it. */
+  withdrawTrack(track: PublishedTrack): void;
+}
+
 export interface MeetingOptions {
   /** Audio streams each subscriber gets: the N loudest speakers. */
   audioSlots: number;
@@ -21,6 +42,9 @@ export interface MeetingOptions {
 export class Meeting implements TrackHost {
   readonly counters: MediaCounters = zeroCounters();
   readonly participants = new Map<ParticipantId, Participant>();
+  /** Participants on other media servers, whose streams arrive over cascade links. */
+  readonly remote = new Map<ParticipantId, RemoteParticipant>();
+  private readonly links = new Map<string, MeetingLink>();
   private readonly tracks = new Map<string, PublishedTrack>();
   private readonly speakers: SpeakerTracker<ParticipantId>;
   private timer: NodeJS.Timeout | undefined;
@@ -74,13 +98,52 @@ export class Meeting implements TrackHost {
     return this.tracks.get(trackId);
   }
 
+  /** Everyone in the meeting as seen here: local participants, then those behind links. */
+  roster(): { participantId: ParticipantId; displayName: string }[] {
+    return [
+      ...[...this.participants.values()].map((p) => p.info()),
+      ...[...this.remote.values()].map((r) => ({ participantId: r.participantId, displayName: r.displayName })),
+    ];
+  }
+
+  /** A participant behind a link (its first stream arrived): the local participants are told. */
+  addRemote(remote: RemoteParticipant): void {
+    if (this.participants.has(remote.participantId) || this.remote.has(remote.participantId)) return;
+    this.remote.set(remote.participantId, remote);
+    this.broadcast({ type: 'participant-joined', participant: { participantId: remote.participantId, displayName: remote.displayName } });
+  }
+
+  /** A participant behind a link left (or the link closed): its tracks go with it. */
+  removeRemote(participantId: ParticipantId): void {
+    if (!this.remote.delete(participantId)) return;
+    for (const track of this.publishedTracks()) if (track.participantId === participantId) this.unpublish(track);
+    this.speakers.remove(participantId);
+    this.broadcast({ type: 'participant-left', participantId });
+  }
+
+  /** Adds a cascade link: it is offered every track it did not bring. */
+  addLink(link: MeetingLink): void {
+    this.links.set(link.linkId, link);
+    for (const track of this.tracks.values()) link.offerTrack(track);
+  }
+
+  /** Removes a link and every participant that was behind it. */
+  removeLink(linkId: string): void {
+    if (!this.links.delete(linkId)) return;
+    for (const remote of [...this.remote.values()]) if (remote.linkId === linkId) this.removeRemote(remote.participantId);
+  }
+
+  get linkCount(): number {
+    return this.links.size;
+  }
+
   /** Adds a participant and tells the others. */
   join(participant: Participant): void {
     this.participants.set(participant.participantId, participant);
     this.broadcast({ type: 'participant-joined', participant: participant.info() }, participant.participantId);
   }
 
-  /** Removes a participant, its tracks and its subscriptions. Returns true when the meeting is now empty. */
+  /** Removes a participant, its tracks and its subscriptions. Returns true when no local participant is left. */
   leave(participant: Participant): boolean {
     if (this.participants.get(participant.participantId) !== participant) return this.participants.size === 0;
     this.participants.delete(participant.participantId);
@@ -90,9 +153,11 @@ export class Meeting implements TrackHost {
     return this.participants.size === 0;
   }
 
-  /** A new published track: everyone else may receive it. Only members publish. */
+  /** A new published track: everyone else (and every link it did not come by) may receive it. Only members publish. */
   publish(track: PublishedTrack): void {
-    if (this.participants.get(track.participantId)?.closed !== false) {
+    const local = this.participants.get(track.participantId);
+    const remote = this.remote.get(track.participantId);
+    if (local ? local.closed : remote === undefined || remote.linkId !== track.origin?.linkId) {
       track.close();
       return;
     }
@@ -101,11 +166,13 @@ export class Meeting implements TrackHost {
     for (const participant of this.participants.values()) {
       if (participant.participantId !== track.participantId) participant.offerTrack(track);
     }
+    for (const link of this.links.values()) link.offerTrack(track);
   }
 
   unpublish(track: PublishedTrack): void {
     if (!this.tracks.delete(track.trackId)) return;
     for (const participant of this.participants.values()) participant.withdrawTrack(track);
+    for (const link of this.links.values()) link.withdrawTrack(track);
     track.close();
     this.broadcast({ type: 'track-unpublished', trackId: track.trackId }, track.participantId);
   }

@@ -17,6 +17,7 @@ import {
   type RTCRtpTransceiver,
   type RtcpPacket,
 } from 'werift';
+import { gathered } from '../webrtc/gathering';
 import type { Meeting } from './meeting';
 import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';
 import { PublishedTrack, Subscription } from './track';
@@ -34,8 +35,6 @@ export interface NegotiationResult {
 
 const KIND_OF_SOURCE: Record<TrackSource, 'audio' | 'video'> = { microphone: 'audio', camera: 'video', screen: 'video' };
 
-/** Longest wait for the module's own ICE candidates before answering anyway, ms. */
-const GATHER_TIMEOUT_MS = 2000;
 /** A connection not up this long after the first answer is given up (a client that never completes ICE), ms. */
 const CONNECT_TIMEOUT_MS = 20_000;
 
@@ -182,7 +181,7 @@ export class Participant {
     this.checkOpen();
     await this.pc.setLocalDescription(answer);
     this.checkOpen();
-    await this.gathered();
+    await gathered(this.pc);
     this.checkOpen();
     this.renegotiationAsked = false;
     if (!this.connectTimer && this.pc.connectionState !== 'connected') {
@@ -236,21 +235,6 @@ export class Participant {
       const share = Number(packet.feedback.bitrate) / Math.max(1, video.length);
       for (const slot of video) slot.onBandwidthEstimate(share);
     }
-  }
-
-  private async gathered(): Promise<void> {
-    if (this.pc.iceGatheringState === 'complete') return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, GATHER_TIMEOUT_MS);
-      const { unSubscribe } = this.pc.iceGatheringStateChange.subscribe((state) => {
-        if (state === 'complete') done();
-      });
-      function done(): void {
-        clearTimeout(timer);
-        unSubscribe();
-        resolve();
-      }
-    });
   }
 
   private slotList(): { mid: string; trackId: string | null }[] {

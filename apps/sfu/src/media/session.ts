@@ -153,7 +153,7 @@ export class MediaSession {
       type: 'joined',
       meetingId: claims.meetingId,
       participantId: claims.participantId,
-      participants: [...meeting.participants.values()].map((p) => p.info()),
+      participants: meeting.roster(),
       tracks: meeting.publishedTracks().map((t) => t.info()),
       audioSlots: meeting.audioSlots,
     });

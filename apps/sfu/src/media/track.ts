@@ -83,6 +83,11 @@ export class PublishedTrack {
   private readonly scratch = Buffer.alloc(12 + MAX_RTP_PAYLOAD);
   /** The cache of an incoming SSRC, for NackResponder. */
   readonly cacheFor = (ssrc: number): RetransmissionCache | undefined => this.caches.get(ssrc);
+  /**
+   * Where a relayed track came from: the cascade link it arrived by and the
+   * media server where it entered the system. Undefined for a local publisher.
+   */
+  origin: { readonly linkId: string; readonly serverId: string; readonly via: readonly string[] } | undefined;
   closed = false;
 
   constructor(
@@ -146,9 +151,13 @@ export class PublishedTrack {
       this.codec = this.codecByPayloadType.get(packet.header.payloadType) ?? this.codec;
       let keyframe = true;
       let descriptor: Vp8Descriptor | undefined;
+      let audioLevel: number | undefined;
       if (this.kind === 'audio') {
         const level = (extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined)?.level;
-        if (typeof level === 'number') this.host.onAudioLevel(this.participantId, level, nowMs);
+        if (typeof level === 'number') {
+          audioLevel = level;
+          this.host.onAudioLevel(this.participantId, level, nowMs);
+        }
       } else if (this.codec === 'vp8') {
         descriptor = readVp8Descriptor(packet.payload, 0, packet.payload.length, this.descriptor);
         keyframe = descriptor?.isKeyframe ?? false;
@@ -162,7 +171,7 @@ export class PublishedTrack {
         this.remember(packet, nowMs);
       }
       for (const subscription of this.subscriptions) {
-        subscription.forward(packet, keyframe, descriptor, nowMs);
+        subscription.forward(packet, keyframe, descriptor, nowMs, audioLevel);
       }
     });
     this.unsubscribers.push(unSubscribe);
@@ -324,6 +333,11 @@ export class Subscription {
     return this.transceiver.sender;
   }
 
+  /** The SSRC this slot's packets carry. */
+  get ssrc(): number {
+    return this.transceiver.sender.ssrc;
+  }
+
   get trackId(): string | undefined {
     return this.track?.trackId;
   }
@@ -406,7 +420,7 @@ export class Subscription {
     if (this.track && target !== undefined) this.track.requestKeyframe(target, this.host.now());
   }
 
-  forward(packet: RtpPacket, keyframe: boolean, descriptor: Vp8Descriptor | undefined, nowMs: number): void {
+  forward(packet: RtpPacket, keyframe: boolean, descriptor: Vp8Descriptor | undefined, nowMs: number, audioLevel?: number): void {
     const counters = this.host.counters;
     const track = this.track;
     if (!track || this.paused) {
@@ -437,7 +451,7 @@ export class Subscription {
       const own = readVp8Descriptor(buf, at, payload.length, this.descriptor);
       if (own) this.vp8.rewrite(buf, own, this.munger.segment);
     }
-    if (!output.send(header.marker, this.payloadType(track.codec), this.munger.sequenceNumber, this.munger.timestamp, payload.length)) {
+    if (!output.send(header.marker, this.payloadType(track.codec), this.munger.sequenceNumber, this.munger.timestamp, payload.length, audioLevel)) {
       counters.packetsDropped++;
       return;
     }

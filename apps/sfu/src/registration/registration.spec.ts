@@ -119,6 +119,7 @@ describe('module registration with the ZCPs', () => {
       MEETEDGE_NODE_ID: 'node-a',
       MEETEDGE_HTTP_PORT: '0',
       MEETEDGE_MEDIA_PORT: '0',
+      MEETEDGE_CASCADE_PORT: '0',
       MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
       MEETEDGE_CAPACITY_UNITS: '300',
       MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),

@@ -9,6 +9,7 @@ export {
   sfuHeaderExtensions,
   type PeerFactoryOptions,
 } from './peer-factory';
+export { GATHER_TIMEOUT_MS, gathered } from './gathering';
 export { createFir, createRemb, rembBitrateFields, sendFir, sendRemb } from './rtcp-feedback';
 export {
   DEFAULT_FIRST_FRAME_TIMEOUT_MS,

@@ -66,12 +66,22 @@ interface ExtensionTemplate {
   bytes: Buffer;
   /** Offset of the abs-send-time value inside `bytes`, or -1. */
   absSendTimeOffset: number;
+  /** Offset of the audio-level byte (RFC 6464) inside `bytes`, or -1. */
+  audioLevelOffset: number;
 }
 
-/** Builds the one-byte-header extension block (RFC 8285) with the mid and an abs-send-time slot. */
+/** RFC 6464 audio level of a packet whose level is unknown: silence. */
+export const SILENT_AUDIO_LEVEL = 127;
+
+/**
+ * Builds the one-byte-header extension block (RFC 8285) with the mid, an
+ * abs-send-time slot and an audio-level slot (when negotiated: a media server
+ * behind a cascade link ranks speakers by it).
+ */
 export function extensionTemplate(extensions: readonly { id: number; uri: string }[], mid: string | undefined): ExtensionTemplate {
   const elements: number[] = [];
   let absSendTimeOffset = -1;
+  let audioLevelOffset = -1;
   const midBytes = mid ? Buffer.from(mid, 'utf8') : undefined;
   for (const { id, uri } of extensions) {
     if (id < 1 || id > 14) continue;
@@ -81,15 +91,19 @@ export function extensionTemplate(extensions: readonly { id: number; uri: string
       elements.push((id << 4) | 2);
       absSendTimeOffset = 4 + elements.length;
       elements.push(0, 0, 0);
+    } else if (uri === RTP_EXTENSION_URI.audioLevelIndication) {
+      elements.push(id << 4);
+      audioLevelOffset = 4 + elements.length;
+      elements.push(SILENT_AUDIO_LEVEL);
     }
   }
-  if (elements.length === 0) return { bytes: Buffer.alloc(0), absSendTimeOffset: -1 };
+  if (elements.length === 0) return { bytes: Buffer.alloc(0), absSendTimeOffset: -1, audioLevelOffset: -1 };
   while (elements.length % 4 !== 0) elements.push(0);
   const bytes = Buffer.alloc(4 + elements.length);
   bytes.writeUInt16BE(0xbede, 0);
   bytes.writeUInt16BE(elements.length / 4, 2);
   bytes.set(elements, 4);
-  return { bytes, absSendTimeOffset };
+  return { bytes, absSendTimeOffset, audioLevelOffset };
 }
 
 /** Sends RTP on one werift sender's transport without werift's per-packet objects. */
@@ -100,7 +114,7 @@ export class RtpOutput {
   packetsSent = 0;
   bytesSent = 0;
   retransmitted = 0;
-  private template: ExtensionTemplate = { bytes: Buffer.alloc(0), absSendTimeOffset: -1 };
+  private template: ExtensionTemplate = { bytes: Buffer.alloc(0), absSendTimeOffset: -1, audioLevelOffset: -1 };
   private templateOf: unknown;
   private templateMid: string | undefined;
   private protector: SrtpProtector | undefined;
@@ -135,12 +149,13 @@ export class RtpOutput {
 
   /**
    * Sends the packet whose payload (`payloadLength` bytes) was written into
-   * `buffer` at `headerLength`, with the given header fields.
+   * `buffer` at `headerLength`, with the given header fields and, for audio,
+   * the publisher's audio level (RFC 6464, 0 loud … 127 silent).
    * @returns false when it could not be sent (transport not up yet)
    */
-  send(marker: boolean, payloadType: number, sequenceNumber: number, timestamp: number, payloadLength: number): boolean {
+  send(marker: boolean, payloadType: number, sequenceNumber: number, timestamp: number, payloadLength: number, audioLevel = SILENT_AUDIO_LEVEL): boolean {
     const sender = this.sender;
-    const length = this.writeHeader(marker, payloadType, sequenceNumber, timestamp, sender.ssrc, payloadLength);
+    const length = this.writeHeader(marker, payloadType, sequenceNumber, timestamp, sender.ssrc, payloadLength, audioLevel);
     if (!this.transmit(length, this.roc.of(sequenceNumber))) return false;
     this.packetsSent++;
     this.bytesSent += length;
@@ -221,7 +236,15 @@ export class RtpOutput {
     return this.rtxByPayloadType.get(payloadType);
   }
 
-  private writeHeader(marker: boolean, payloadType: number, sequenceNumber: number, timestamp: number, ssrc: number, payloadLength: number): number {
+  private writeHeader(
+    marker: boolean,
+    payloadType: number,
+    sequenceNumber: number,
+    timestamp: number,
+    ssrc: number,
+    payloadLength: number,
+    audioLevel = SILENT_AUDIO_LEVEL,
+  ): number {
     this.refreshTemplate();
     const buf = this.buffer;
     const extensions = this.template.bytes;
@@ -239,6 +262,8 @@ export class RtpOutput {
         buf[13 + at] = (value >>> 8) & 0xff;
         buf[14 + at] = value & 0xff;
       }
+      const levelAt = this.template.audioLevelOffset;
+      if (levelAt >= 0) buf[12 + levelAt] = audioLevel & 0x7f;
     }
     return 12 + extensions.length + payloadLength;
   }

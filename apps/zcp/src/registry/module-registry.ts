@@ -44,6 +44,12 @@ export interface ModuleRegistryOptions {
   heartbeatIntervalMs?: number;
   ttlMs?: number;
   sweepIntervalMs?: number;
+  /**
+   * Called once a module's registration is complete (after RegisterAck and
+   * after what it holds was reserved again), so other parts of the ZCP can
+   * tell it what it must know (e.g. its meetings' cascade needs).
+   */
+  onRegistered?: (moduleId: ModuleId) => void;
 }
 
 /** A command for a module (a ZcpMessage other than RegisterAck). */
@@ -399,6 +405,7 @@ export class ModuleRegistry {
       { moduleId: registration.id, nodeId: registration.nodeId, mediaUrl: registration.mediaUrl, capacityUnits: registration.capacityUnits, version: registration.version },
       'module registered',
     );
+    this.options.onRegistered?.(registration.id);
     return connection;
   }
 

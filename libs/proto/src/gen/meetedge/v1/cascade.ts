@@ -219,7 +219,47 @@ export interface CascadeControl {
      * tells the receiver how to recognise its RTP packets.
      */
     { $case: "bound"; value: StreamBound }
+    | //
+    /**
+     * Opener → answerer: a new SDP offer for the link's media connection
+     * (renegotiation: more transceivers). Answered with `answer`.
+     */
+    { $case: "offer"; value: LinkOffer }
+    | //
+    /** Answerer → opener: the answer to `offer`. */
+    { $case: "answer"; value: LinkAnswer }
+    | //
+    /**
+     * Answerer → opener: the answerer needs this many transceivers in total
+     * to send its streams (per kind); the opener adds receive-only ones and
+     * sends a new `offer`.
+     */
+    { $case: "slotsWanted"; value: SlotsWanted }
+    | //
+    /**
+     * The forwarding side stopped sending a stream on a transceiver (its
+     * publisher left or unpublished); the mid may carry another stream later.
+     */
+    { $case: "unbound"; value: StreamUnbound }
     | undefined;
+}
+
+export interface LinkOffer {
+  sdp: string;
+}
+
+export interface LinkAnswer {
+  sdp: string;
+}
+
+export interface SlotsWanted {
+  audio: number;
+  video: number;
+}
+
+export interface StreamUnbound {
+  stream?: StreamRef | undefined;
+  mid: string;
 }
 
 /** Binds a Control stream to a link opened by OpenLink. */
@@ -265,6 +305,8 @@ export interface StreamInfo {
   viaServerIds: string[];
   /** True while the publisher has muted it: keep it announced, send nothing. */
   muted: boolean;
+  /** The publisher's display name, for the roster of servers behind the link. */
+  displayName: string;
 }
 
 export interface StreamsAnnounced {
@@ -796,6 +838,18 @@ export const CascadeControl: MessageFns<CascadeControl> = {
       case "bound":
         StreamBound.encode(message.kind.value, writer.uint32(66).fork()).join();
         break;
+      case "offer":
+        LinkOffer.encode(message.kind.value, writer.uint32(74).fork()).join();
+        break;
+      case "answer":
+        LinkAnswer.encode(message.kind.value, writer.uint32(82).fork()).join();
+        break;
+      case "slotsWanted":
+        SlotsWanted.encode(message.kind.value, writer.uint32(90).fork()).join();
+        break;
+      case "unbound":
+        StreamUnbound.encode(message.kind.value, writer.uint32(98).fork()).join();
+        break;
     }
     return writer;
   },
@@ -877,6 +931,38 @@ export const CascadeControl: MessageFns<CascadeControl> = {
             message.kind = { $case: "bound", value: StreamBound.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kind = { $case: "offer", value: LinkOffer.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kind = { $case: "answer", value: LinkAnswer.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kind = { $case: "slotsWanted", value: SlotsWanted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.kind = { $case: "unbound", value: StreamUnbound.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -911,6 +997,16 @@ export const CascadeControl: MessageFns<CascadeControl> = {
         ? { $case: "setLayer", value: SetLayer.fromJSON(object.set_layer) }
         : isSet(object.bound)
         ? { $case: "bound", value: StreamBound.fromJSON(object.bound) }
+        : isSet(object.offer)
+        ? { $case: "offer", value: LinkOffer.fromJSON(object.offer) }
+        : isSet(object.answer)
+        ? { $case: "answer", value: LinkAnswer.fromJSON(object.answer) }
+        : isSet(object.slotsWanted)
+        ? { $case: "slotsWanted", value: SlotsWanted.fromJSON(object.slotsWanted) }
+        : isSet(object.slots_wanted)
+        ? { $case: "slotsWanted", value: SlotsWanted.fromJSON(object.slots_wanted) }
+        : isSet(object.unbound)
+        ? { $case: "unbound", value: StreamUnbound.fromJSON(object.unbound) }
         : undefined,
     };
   },
@@ -933,6 +1029,14 @@ export const CascadeControl: MessageFns<CascadeControl> = {
       obj.setLayer = SetLayer.toJSON(message.kind.value);
     } else if (message.kind?.$case === "bound") {
       obj.bound = StreamBound.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "offer") {
+      obj.offer = LinkOffer.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "answer") {
+      obj.answer = LinkAnswer.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "slotsWanted") {
+      obj.slotsWanted = SlotsWanted.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "unbound") {
+      obj.unbound = StreamUnbound.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -991,7 +1095,337 @@ export const CascadeControl: MessageFns<CascadeControl> = {
         }
         break;
       }
+      case "offer": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "offer", value: LinkOffer.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "answer": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "answer", value: LinkAnswer.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "slotsWanted": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "slotsWanted", value: SlotsWanted.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "unbound": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "unbound", value: StreamUnbound.fromPartial(object.kind.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseLinkOffer(): LinkOffer {
+  return { sdp: "" };
+}
+
+export const LinkOffer: MessageFns<LinkOffer> = {
+  encode(message: LinkOffer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sdp !== "") {
+      writer.uint32(10).string(message.sdp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkOffer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkOffer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sdp = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkOffer {
+    return { sdp: isSet(object.sdp) ? globalThis.String(object.sdp) : "" };
+  },
+
+  toJSON(message: LinkOffer): unknown {
+    const obj: any = {};
+    if (message.sdp !== "") {
+      obj.sdp = message.sdp;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LinkOffer>): LinkOffer {
+    return LinkOffer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkOffer>): LinkOffer {
+    const message = createBaseLinkOffer();
+    message.sdp = object.sdp ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkAnswer(): LinkAnswer {
+  return { sdp: "" };
+}
+
+export const LinkAnswer: MessageFns<LinkAnswer> = {
+  encode(message: LinkAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sdp !== "") {
+      writer.uint32(10).string(message.sdp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sdp = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkAnswer {
+    return { sdp: isSet(object.sdp) ? globalThis.String(object.sdp) : "" };
+  },
+
+  toJSON(message: LinkAnswer): unknown {
+    const obj: any = {};
+    if (message.sdp !== "") {
+      obj.sdp = message.sdp;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LinkAnswer>): LinkAnswer {
+    return LinkAnswer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkAnswer>): LinkAnswer {
+    const message = createBaseLinkAnswer();
+    message.sdp = object.sdp ?? "";
+    return message;
+  },
+};
+
+function createBaseSlotsWanted(): SlotsWanted {
+  return { audio: 0, video: 0 };
+}
+
+export const SlotsWanted: MessageFns<SlotsWanted> = {
+  encode(message: SlotsWanted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.audio !== 0) {
+      writer.uint32(8).uint32(message.audio);
+    }
+    if (message.video !== 0) {
+      writer.uint32(16).uint32(message.video);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SlotsWanted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSlotsWanted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.audio = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.video = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SlotsWanted {
+    return {
+      audio: isSet(object.audio) ? globalThis.Number(object.audio) : 0,
+      video: isSet(object.video) ? globalThis.Number(object.video) : 0,
+    };
+  },
+
+  toJSON(message: SlotsWanted): unknown {
+    const obj: any = {};
+    if (message.audio !== 0) {
+      obj.audio = Math.round(message.audio);
+    }
+    if (message.video !== 0) {
+      obj.video = Math.round(message.video);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SlotsWanted>): SlotsWanted {
+    return SlotsWanted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SlotsWanted>): SlotsWanted {
+    const message = createBaseSlotsWanted();
+    message.audio = object.audio ?? 0;
+    message.video = object.video ?? 0;
+    return message;
+  },
+};
+
+function createBaseStreamUnbound(): StreamUnbound {
+  return { stream: undefined, mid: "" };
+}
+
+export const StreamUnbound: MessageFns<StreamUnbound> = {
+  encode(message: StreamUnbound, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== undefined) {
+      StreamRef.encode(message.stream, writer.uint32(10).fork()).join();
+    }
+    if (message.mid !== "") {
+      writer.uint32(18).string(message.mid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamUnbound {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamUnbound();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stream = StreamRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamUnbound {
+    return {
+      stream: isSet(object.stream) ? StreamRef.fromJSON(object.stream) : undefined,
+      mid: isSet(object.mid) ? globalThis.String(object.mid) : "",
+    };
+  },
+
+  toJSON(message: StreamUnbound): unknown {
+    const obj: any = {};
+    if (message.stream !== undefined) {
+      obj.stream = StreamRef.toJSON(message.stream);
+    }
+    if (message.mid !== "") {
+      obj.mid = message.mid;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StreamUnbound>): StreamUnbound {
+    return StreamUnbound.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StreamUnbound>): StreamUnbound {
+    const message = createBaseStreamUnbound();
+    message.stream = (object.stream !== undefined && object.stream !== null)
+      ? StreamRef.fromPartial(object.stream)
+      : undefined;
+    message.mid = object.mid ?? "";
     return message;
   },
 };
@@ -1212,6 +1646,7 @@ function createBaseStreamInfo(): StreamInfo {
     spatialLayers: 0,
     viaServerIds: [],
     muted: false,
+    displayName: "",
   };
 }
 
@@ -1240,6 +1675,9 @@ export const StreamInfo: MessageFns<StreamInfo> = {
     }
     if (message.muted !== false) {
       writer.uint32(64).bool(message.muted);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(74).string(message.displayName);
     }
     return writer;
   },
@@ -1321,6 +1759,14 @@ export const StreamInfo: MessageFns<StreamInfo> = {
             message.muted = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1359,6 +1805,11 @@ export const StreamInfo: MessageFns<StreamInfo> = {
         ? object.via_server_ids.map((e: any) => globalThis.String(e))
         : [],
       muted: isSet(object.muted) ? globalThis.Boolean(object.muted) : false,
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
     };
   },
 
@@ -1388,6 +1839,9 @@ export const StreamInfo: MessageFns<StreamInfo> = {
     if (message.muted !== false) {
       obj.muted = message.muted;
     }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
     return obj;
   },
 
@@ -1404,6 +1858,7 @@ export const StreamInfo: MessageFns<StreamInfo> = {
     message.spatialLayers = object.spatialLayers ?? 0;
     message.viaServerIds = object.viaServerIds?.map((e) => e) || [];
     message.muted = object.muted ?? false;
+    message.displayName = object.displayName ?? "";
     return message;
   },
 };
