@@ -6,8 +6,12 @@
  *     [--payload 1100] [--only meetedge|plain] [--max-minutes 25]
  *   node --import tsx tools/bench/src/main.ts --scenario b [--meetings 25] [--per-meeting 16]
  *     [--scales 0.02,0.05,0.1,0.2] [--workers 4] [--step-seconds 10] [--max-minutes 25]
+ *   node --import tsx tools/bench/src/main.ts --scenario placement [--joins 1000] [--rounds 3]
+ *     [--concurrency 1,8,32,128] [--meetings 40] [--modules 3] [--capacity 400]
+ *     [--warmup 200] [--max-minutes 5] [--out FILE]
  *
- * Scenario (b), the module's rated load, is described in scenario-b.ts.
+ * Scenario (b), the module's rated load, is described in scenario-b.ts; the
+ * placement scenario (joins through two ZCPs, issue [4]) in placement.ts.
  *
  * Scenario (a): one publisher → N subscribers. For each N, the forwarder
  * under test runs in its own process (meetedge's module, then the plain
@@ -20,7 +24,7 @@
  * Progress goes to stderr; the JSON report to stdout.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +32,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { WORKSPACE_ROOT, cpuSecondsOf, killChildren, rssMibOf, sleep } from './proc';
 import { LatencyHistogram, cpuSecondsPer1000, efficiencyRatio, lossPercent, pastKnee, round } from './stats';
+import { parsePlacementArgs, runPlacement } from './placement';
 import { runScenarioB, type ScenarioBOptions } from './scenario-b';
 import { startMeetedge, startPlain, type Publisher, type Target, type TargetName } from './targets';
 
@@ -50,7 +55,7 @@ function parseArgs(argv: readonly string[]): Options {
   const list = (value: string | undefined, fallback: number[]) => (value ? value.split(',').map((v) => Number(v.trim())) : fallback);
   const quick = argv.includes('--quick');
   const scenario = get('--scenario') ?? 'a';
-  if (scenario !== 'a') throw new Error(`unknown scenario ${scenario}: a or b`);
+  if (scenario !== 'a') throw new Error(`unknown scenario ${scenario}: a, b or placement`);
   const only = get('--only');
   if (only !== undefined && only !== 'meetedge' && only !== 'plain') throw new Error('--only takes meetedge or plain');
   const options: Options = {
@@ -384,8 +389,32 @@ function parseScenarioB(argv: readonly string[]): ScenarioBOptions & { maxMinute
   return options;
 }
 
+/** Placement through two ZCPs (placement.ts); the report also goes to --out (default tmp/bench/placement.json under nx). */
+async function mainPlacement(argv: readonly string[]): Promise<void> {
+  const options = parsePlacementArgs(argv);
+  setTimeout(() => {
+    log(`--max-minutes ${options.maxMinutes} reached; stopping`);
+    killChildren();
+    process.exit(3);
+  }, options.maxMinutes * 60_000).unref();
+  const startedAt = new Date().toISOString();
+  const result = await runPlacement({ ...options, log });
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
+  const json = `${JSON.stringify({ bench: 'meetedge', startedAt, finishedAt: new Date().toISOString(), machine, ...result }, null, 2)}\n`;
+  process.stdout.write(json);
+  if (options.out) {
+    const file = path.resolve(WORKSPACE_ROOT, options.out);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, json);
+    log(`report written to ${file}`);
+  }
+  if (result['error'] !== undefined || result['allChecksPassed'] !== true) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const scenarioArg = argv.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length) ?? (argv.includes('--scenario') ? argv[argv.indexOf('--scenario') + 1] : undefined);
+  if (scenarioArg === 'placement') return mainPlacement(argv);
   if (argv[argv.indexOf('--scenario') + 1] === 'b' && argv.includes('--scenario')) {
     const options = parseScenarioB(argv);
     setTimeout(() => {
@@ -467,7 +496,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(),
   (err: unknown) => {
     console.error(`bench: ${(err as Error).stack ?? String(err)}`);
     killChildren();

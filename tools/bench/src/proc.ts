@@ -1,26 +1,17 @@
 /** Child processes, free ports and /proc readings for the bench (Linux). */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { cpuSecondsOfProcStat, rssMibOfProcStatus } from './stats';
+import { freeTcpPort } from '@meetedge/test-kit';
+import { cpuSecondsOfProcStat, machineTicksOfProcStat, rssMibOfProcStatus } from './stats';
 
 export const WORKSPACE_ROOT = path.resolve(__dirname, '../../..');
 const WATCHDOG = path.join(__dirname, 'watchdog.ts');
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freeTcpPort };
 
 /** A port free for both UDP and TCP on 127.0.0.1 (the media port takes both). */
 export async function freeUdpPort(): Promise<number> {
@@ -60,6 +51,29 @@ export function cpuSecondsOf(pid: number): number {
 
 export function rssMibOf(pid: number): number {
   return rssMibOfProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+/**
+ * Pids of the direct children of `parent` whose command name (/proc/<pid>/stat
+ * `comm`) is `name`: a process a library started for the bench (e.g. the
+ * redis-server of @meetedge/test-kit) without telling its pid.
+ */
+export function childPidsNamed(name: string, parent = process.pid): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (comm === name && ppid === parent) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 const children = new Set<ChildProcess>();
@@ -145,4 +159,9 @@ export async function waitForHttp(url: string, timeoutMs: number, child?: ChildP
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Busy and total ticks of the whole machine (/proc/stat): other users' processes count too. */
+export function machineTicks(): { busy: number; total: number } {
+  return machineTicksOfProcStat(readFileSync('/proc/stat', 'utf8'));
 }

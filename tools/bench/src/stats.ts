@@ -177,3 +177,62 @@ export function efficiencyRatio(
   const highest = [...perRate].sort((a, b) => b.rate - a.rate)[0];
   return { perRate, overall, atHighestCommonRate: highest };
 }
+
+/** Busy and total clock ticks of all CPUs, from the first ("cpu ") line of /proc/stat (every process of the machine, not only the bench's). */
+export function machineTicksOfProcStat(stat: string): { busy: number; total: number } {
+  const line = stat.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no "cpu" line in /proc/stat');
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice).
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = ticks;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** One Prometheus histogram (cumulative buckets by upper bound, sum, count) as read from /metrics text. */
+export interface PromHistogram {
+  buckets: { le: number; count: number }[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The histogram `name` of a Prometheus text exposition, over the series whose
+ * labels include every `labels` pair (several matching series are added up).
+ */
+export function promHistogram(text: string, name: string, labels: Record<string, string>): PromHistogram {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const buckets = new Map<number, number>();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const [, metric, labelText = '', value] = match;
+    if (!wanted.every((w) => labelText.includes(w))) continue;
+    const v = Number(value);
+    if (metric === `${name}_bucket`) {
+      const le = /le="([^"]+)"/.exec(labelText)?.[1];
+      const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+      buckets.set(bound, (buckets.get(bound) ?? 0) + v);
+    } else if (metric === `${name}_sum`) sum += v;
+    else if (metric === `${name}_count`) count += v;
+  }
+  return { buckets: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([le, n]) => ({ le, count: n })), sum, count };
+}
+
+/** `after` − `before` of the same histogram (a counter's growth over a window). */
+export function promHistogramDelta(after: PromHistogram, before: PromHistogram): PromHistogram {
+  return {
+    buckets: after.buckets.map((b) => ({ le: b.le, count: b.count - (before.buckets.find((x) => x.le === b.le)?.count ?? 0) })),
+    sum: after.sum - before.sum,
+    count: after.count - before.count,
+  };
+}
+
+/** Upper bound of the bucket holding the p-th percentile (nearest rank): the value is at most this. */
+export function promPercentileBound(histogram: PromHistogram, p: number): number {
+  if (histogram.count <= 0) return Number.NaN;
+  const rank = Math.min(histogram.count, Math.max(1, Math.ceil((p / 100) * histogram.count)));
+  return histogram.buckets.find((b) => b.count >= rank)?.le ?? Number.POSITIVE_INFINITY;
+}

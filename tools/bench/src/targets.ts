@@ -62,6 +62,8 @@ export async function startModule(capacityUnits: number): Promise<ModuleProcess>
       MEETEDGE_STATE: 'memory',
       MEETEDGE_HTTP_PORT: String(httpPort),
       MEETEDGE_MEDIA_PORT: String(mediaPort),
+      // Its Cascade gRPC server on any free port, not the default 9701 a test run may hold.
+      MEETEDGE_CASCADE_PORT: '0',
       MEETEDGE_MEDIA_LISTEN_IP: LOOPBACK,
       MEETEDGE_ANNOUNCED_IP: LOOPBACK,
       MEETEDGE_CAPACITY_UNITS: String(capacityUnits),
