@@ -22,6 +22,7 @@ import { MAX_CLIENT_MESSAGE_BYTES } from '@meetedge/signaling';
 import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { CascadeServer } from './cascade/cascade-server';
+import { TopCoordinator } from './cascade/top';
 import { MediaServer, type Admission, type Expectation, type LeaveReason, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
 import { loadSampler } from './registration/load';
@@ -183,7 +184,7 @@ function leftEvent(a: Admission, reason: LeaveReason, meetingEmpty: boolean): Pa
  * HTTP port it really listens on; `held` re-announces every participant the
  * module holds (empty on a fresh start).
  */
-function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: Map<MeetingId, Admission[]>): v1.Register {
+function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: Map<MeetingId, Admission[]>, cascadePort: number): v1.Register {
   const port = baseUrl ? new URL(baseUrl).port : String(config.httpPort);
   const host = config.announcedIp.includes(':') ? `[${config.announcedIp}]` : config.announcedIp;
   return v1.Register.create({
@@ -194,6 +195,7 @@ function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: M
     mediaUrl: `ws://${host}:${port}/v1/media`,
     capacityUnits: config.capacityUnits,
     version: MEETEDGE_VERSION,
+    cascadeAddress: cascadePort > 0 ? `${host}:${cascadePort}` : '',
     heldMeetings: [...held].map(([meetingId, admissions]) => ({
       meetingId,
       participants: admissions.map((a) => ({ participantId: a.participantId, reservationId: a.reservationId, quality: qualityToProto(a.quality) })),
@@ -287,6 +289,10 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     keepaliveMs: config.keepaliveMs,
     maxPublishBps: config.maxPublishKbps * 1000,
     createPeer: () => createPeer(),
+    lifecycle: {
+      started: (meeting) => void top.meetingStarted(meeting.meetingId, meeting.mode),
+      ended: (meeting) => void top.meetingEnded(meeting.meetingId),
+    },
     events: {
       arrived: (admission) => report?.(arrivedEvent(admission)),
       left: (admission, reason, meetingEmpty) => report?.(leftEvent(admission, reason, meetingEmpty)),
@@ -304,6 +310,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     createPeer: () => createPeer({ tcp: false }),
     logger,
   });
+  const top = new TopCoordinator({ moduleId: config.moduleId, state: deps.state, cascade, logger });
   const http = createHttpServer({
     service: name,
     version: MEETEDGE_VERSION,
@@ -349,7 +356,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     const zcps = new ZcpRegistrar({
       addresses,
       logger: logger.child({ component: 'registration' }),
-      register: () => registerMessage(config, baseUrl, media.heldMeetings()),
+      register: () => registerMessage(config, baseUrl, media.heldMeetings(), cascade.boundPort),
       load: loadSampler(() => media.stats()),
       onCommand: (command, zcpAddress) => onZcpCommand(media, cascade, logger, command, zcpAddress),
     });

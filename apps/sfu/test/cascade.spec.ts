@@ -2,11 +2,13 @@
  * A cascade link between two real modules in one process (werift ↔ werift,
  * DTLS-SRTP over loopback, control over gRPC): participants on either module
  * see and hear the others as if they were local, payloads byte for byte, and
- * closing the link takes the remote participants away again.
+ * closing the link takes the remote participants away again. For an
+ * internal-only meeting the first module claims top in the (shared) cluster
+ * state and the second links east-west to it by itself.
  */
 import { randomBytes } from 'node:crypto';
 import { MediaClient } from '@meetedge/client';
-import { MeetingId, ModuleId, ParticipantId, ReservationId, generateTicketKeys, signTicket } from '@meetedge/core';
+import { MeetingId, ModuleId, NodeId, ParticipantId, ReservationId, ZoneId, generateTicketKeys, signTicket } from '@meetedge/core';
 import { createLogger } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { waitFor } from '@meetedge/test-kit';
@@ -18,11 +20,12 @@ jest.setTimeout(60_000);
 
 const keys = generateTicketKeys();
 const MEETING = 'm-cascade';
-const modules = new Map<string, { app: SfuService; url: string; state: MemoryClusterState }>();
+const modules = new Map<string, { app: SfuService; url: string }>();
+/** One cluster state for both modules, as Redis would be. */
+const state = new MemoryClusterState();
 const clients: MediaClient[] = [];
 
 async function startModule(id: string): Promise<void> {
-  const state = new MemoryClusterState();
   const app = buildApp(
     loadSfuConfig({
       MEETEDGE_MODULE_ID: id,
@@ -37,7 +40,7 @@ async function startModule(id: string): Promise<void> {
     }),
     { logger: createLogger({ level: process.env.CASCADE_LOG === 'debug' ? 'debug' : 'silent' }), state },
   );
-  modules.set(id, { app, url: await app.start(), state });
+  modules.set(id, { app, url: await app.start() });
 }
 
 const mod = (id: string) => {
@@ -46,12 +49,12 @@ const mod = (id: string) => {
   return m;
 };
 
-async function join(moduleId: string, participant: string): Promise<MediaClient> {
+async function join(moduleId: string, participant: string, meetingId = MEETING): Promise<MediaClient> {
   const now = Date.now();
   const ticket = signTicket(
     {
       ticketId: ReservationId(`r-${participant}`),
-      meetingId: MeetingId(MEETING),
+      meetingId: MeetingId(meetingId),
       participantId: ParticipantId(participant),
       moduleId: ModuleId(moduleId),
       quality: 'HD',
@@ -96,10 +99,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) await c.leave().catch(() => undefined);
-  for (const m of modules.values()) {
-    await m.app.close();
-    await m.state.close();
-  }
+  for (const m of modules.values()) await m.app.close();
+  await state.close();
 });
 
 it('participants on two modules linked by a cascade see and hear each other, payloads intact; closing the link takes the remote ones away', async () => {
@@ -165,4 +166,56 @@ it('participants on two modules linked by a cascade see and hear each other, pay
     description: 'remote participants gone on both sides',
   });
   expect(onB()?.publishedTracks().map((t) => t.participantId)).toEqual(['bob']);
+});
+
+it('an internal-only meeting: the first module claims top, the second links east-west to it by itself, and both sides hear each other', async () => {
+  const meetingId = MeetingId('m-east-west');
+  // Both modules are live in the cluster state with their cascade addresses (as the ZCPs record them).
+  for (const id of ['sfu-a', 'sfu-b']) {
+    await state.registerModule(
+      {
+        id: ModuleId(id),
+        zoneId: ZoneId('hq'),
+        nodeId: NodeId(`node-${id}`),
+        role: 'edge',
+        mediaUrl: `${mod(id).url.replace('http:', 'ws:')}/v1/media`,
+        capacityUnits: 400,
+        version: '0.1.0',
+        cascadeAddress: `127.0.0.1:${mod(id).app.cascade.boundPort}`,
+      },
+      600_000,
+    );
+  }
+  const carol = await join('sfu-a', 'carol', meetingId);
+  await waitFor(async () => (await state.getTop(meetingId)) === 'sfu-a', { description: 'sfu-a is top' });
+  const carolMic = new MediaStreamTrack({ kind: 'audio' });
+  const carolIds = await carol.publish([{ source: 'microphone', track: carolMic }]);
+
+  const dave = await join('sfu-b', 'dave', meetingId);
+  // sfu-b lost the claim and opened one link, to sfu-a.
+  await waitFor(() => mod('sfu-b').app.cascade.linkStats().some((l) => l.meetingId === meetingId && l.role === 'opener'), { timeoutMs: 15_000, description: 'east-west link' });
+  expect(mod('sfu-b').app.cascade.linkStats().filter((l) => l.meetingId === meetingId)).toEqual([expect.objectContaining({ peerServerId: 'sfu-a', role: 'opener' })]);
+  expect(await state.getTop(meetingId)).toBe('sfu-a');
+  const daveMic = new MediaStreamTrack({ kind: 'audio' });
+  const daveIds = await dave.publish([{ source: 'microphone', track: daveMic }]);
+  await Promise.all([carol.receive(), dave.receive()]);
+  await Promise.all([carol.connected(), dave.connected()]);
+  const daveGot = await collectTrack(dave, carolIds.get('microphone') as string);
+  const carolGot = await collectTrack(carol, daveIds.get('microphone') as string);
+  const sent = { carol: [] as Buffer[], dave: [] as Buffer[] };
+  for (let i = 0; i < 50; i++) {
+    const c = randomBytes(80);
+    const d = randomBytes(70);
+    sent.carol.push(c);
+    sent.dave.push(d);
+    carolMic.writeRtp(opus(100 + i, c));
+    daveMic.writeRtp(opus(500 + i, d));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await waitFor(() => daveGot.length >= 30 && carolGot.length >= 30, { timeoutMs: 15_000, description: `audio both ways (${daveGot.length}, ${carolGot.length})` });
+  expectIntact(daveGot, sent.carol);
+  expectIntact(carolGot, sent.dave);
+  // Each sees the other in its roster, as a participant of the meeting.
+  expect(mod('sfu-a').app.media.existingMeeting(meetingId)?.roster().map((p) => p.participantId).sort()).toEqual(['carol', 'dave']);
+  expect(mod('sfu-b').app.media.existingMeeting(meetingId)?.roster().map((p) => p.participantId).sort()).toEqual(['carol', 'dave']);
 });

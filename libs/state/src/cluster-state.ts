@@ -26,6 +26,12 @@ export interface ModuleRegistration {
   readonly capacityUnits: number;
   /** Software version of the module, for the admin's view and for rolling upgrades. */
   readonly version: string;
+  /**
+   * Where other media servers reach its Cascade service ("host:port"): the
+   * east-west links of internal-only meetings whose top it is. Absent: it
+   * takes no links.
+   */
+  readonly cascadeAddress?: string;
 }
 
 /** Load a module reports with each heartbeat. All fields are non-negative. */

@@ -131,6 +131,7 @@ export class RedisClusterState implements ClusterState {
       reg.capacityUnits,
       reg.version,
       ttl,
+      reg.cascadeAddress ?? '',
     ]);
   }
 
@@ -384,6 +385,7 @@ function parseModule(reply: unknown): ModuleState {
     mediaUrl: text('mediaUrl'),
     capacityUnits: num('capacityUnits'),
     version: text('version'),
+    ...(h.get('cascadeAddress') ? { cascadeAddress: h.get('cascadeAddress') as string } : {}),
     load: {
       participants: num('participants'),
       meetings: num('meetings'),

@@ -46,6 +46,9 @@ function checkObject(value: unknown, field: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** A `host:port` address: a name or IPv4 address, or an IPv6 one in brackets, and a port 1-65535. */
+const HOST_PORT = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
+
 export function checkRegistration(value: unknown): ModuleRegistration {
   const reg = checkObject(value, 'registration');
   const role = reg['role'];
@@ -58,6 +61,10 @@ export function checkRegistration(value: unknown): ModuleRegistration {
       field: 'mediaUrl',
     });
   }
+  const cascadeAddress = reg['cascadeAddress'];
+  if (cascadeAddress !== undefined && (typeof cascadeAddress !== 'string' || !HOST_PORT.test(cascadeAddress))) {
+    throw new MeetedgeError('INVALID_ARGUMENT', `cascadeAddress must be host:port, got ${show(cascadeAddress)}`, { field: 'cascadeAddress' });
+  }
   return {
     id: ModuleId(reg['id']),
     zoneId: ZoneId(reg['zoneId']),
@@ -66,6 +73,7 @@ export function checkRegistration(value: unknown): ModuleRegistration {
     mediaUrl,
     capacityUnits: checkPositiveInteger(reg['capacityUnits'], 'capacityUnits'),
     version: checkText(reg['version'], 'version'),
+    ...(cascadeAddress === undefined ? {} : { cascadeAddress }),
   };
 }
 

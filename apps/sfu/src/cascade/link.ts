@@ -198,6 +198,8 @@ export class CascadeLink implements MeetingLink {
       const receiving = this.pc.getTransceivers().filter((t) => t.kind === kind && t.direction === 'recvonly').length;
       for (let i = receiving; i < this.wanted[kind]; i++) this.pc.addTransceiver(kind, { direction: 'recvonly' });
     }
+    // An offer needs a media section: with nothing to send yet, one to receive the answerer's first audio stream.
+    if (this.pc.getTransceivers().length === 0) this.pc.addTransceiver('audio', { direction: 'recvonly' });
   }
 
   /** Opener's send-only sections added for the next offer; they become slots once it is answered (mids are set then). */

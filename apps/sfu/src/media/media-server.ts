@@ -60,6 +60,8 @@ export interface MediaServerOptions {
   createPeer: () => RTCPeerConnection;
   /** Told when participants arrive and leave; default: nobody (a standalone module). */
   events?: ParticipantEvents;
+  /** Told when a meeting starts (its first participant or link) and ends on this module. */
+  lifecycle?: { started(meeting: Meeting): void; ended(meeting: Meeting): void };
   logger: Logger;
   now?: () => number;
 }
@@ -228,6 +230,7 @@ export class MediaServer {
         now: this.now,
       });
       this.meetings.set(meetingId, meeting);
+      this.options.lifecycle?.started(meeting);
     }
     return meeting;
   }
@@ -259,6 +262,7 @@ export class MediaServer {
     if (!this.carries(meeting.meetingId)) this.meetingInfo.delete(meeting.meetingId);
     addCounters(this.ended, meeting.counters);
     meeting.close();
+    this.options.lifecycle?.ended(meeting);
   }
 
   meetingStats(): MeetingStats[] {

@@ -8,7 +8,7 @@ import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { waitFor } from '@meetedge/test-kit';
 import WebSocket from 'ws';
-import { buildApp } from '../app';
+import { buildApp, type SfuService } from '../app';
 import { loadSfuConfig, parseZcpAddresses } from '../config';
 
 jest.setTimeout(30_000);
@@ -142,6 +142,8 @@ describe('module registration with the ZCPs', () => {
           mediaUrl: `ws://127.0.0.1:${new URL(url).port}/v1/media`,
           capacityUnits: 300,
           version: expect.stringMatching(/^\d+\.\d+\.\d+/) as unknown as string,
+          // Where other media servers open east-west links to it: its Cascade port on the announced IP.
+          cascadeAddress: `127.0.0.1:${(app as SfuService).cascade.boundPort}`,
         }),
       );
     }

@@ -181,6 +181,11 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
     await unsubscribe();
   });
 
+  it('records the cascade address a module announces (east-west links find the top by it)', async () => {
+    await registered(0, { cascadeAddress: '10.0.0.7:9701' });
+    expect((await state().getModule(ModuleId('sfu-1')))?.cascadeAddress).toBe('10.0.0.7:9701');
+  });
+
   it('Deregister removes the module at once and ends the stream', async () => {
     const link = await registered(0);
     const other = await registered(1);
@@ -201,6 +206,7 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
     ['no role', { role: v1.ModuleRole.UNSPECIFIED }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.role/],
     ['zero capacity', { capacityUnits: 0 }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.capacity_units/],
     ['a media URL that is not one', { mediaUrl: 'not a url' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.media_url/],
+    ['a cascade address without a port', { cascadeAddress: '10.0.0.7' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.cascade_address/],
   ] as const)('a Register for %s is refused with a coded error', async (_what, overrides, code, errorCode, message) => {
     const link = open(0);
     link.call.write(register(overrides));

@@ -137,10 +137,23 @@ export function registrationFrom(register: v1.Register, zoneId: ZoneId): ModuleR
     throw new MeetedgeError('INVALID_ARGUMENT', `register.capacity_units must be 1-${MAX_CAPACITY_UNITS}, got ${capacity}`);
   }
   if (!/^\S{1,64}$/.test(register.version)) throw new MeetedgeError('INVALID_ARGUMENT', 'register.version must be 1-64 characters without spaces');
+  const cascadeAddress = register.cascadeAddress;
+  if (cascadeAddress !== '' && !/^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/.test(cascadeAddress)) {
+    throw new MeetedgeError('INVALID_ARGUMENT', `register.cascade_address must be host:port or empty, got "${cascadeAddress.slice(0, 80)}"`);
+  }
   if (moduleZone !== zoneId) {
     throw new MeetedgeError('CONFLICT', `module ${id} serves zone ${moduleZone}; this ZCP serves zone ${zoneId}`, { moduleZone, zcpZone: zoneId });
   }
-  return { id, zoneId: moduleZone, nodeId, role, mediaUrl: register.mediaUrl, capacityUnits: capacity, version: register.version };
+  return {
+    id,
+    zoneId: moduleZone,
+    nodeId,
+    role,
+    mediaUrl: register.mediaUrl,
+    capacityUnits: capacity,
+    version: register.version,
+    ...(cascadeAddress === '' ? {} : { cascadeAddress }),
+  };
 }
 
 export class ModuleRegistry {

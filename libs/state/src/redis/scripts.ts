@@ -113,7 +113,7 @@ local function remove_module(id, reason)
 end
 `;
 
-/** ARGV: id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, ttlMs. */
+/** ARGV: id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, ttlMs, cascadeAddress ('' for none). */
 const REGISTER = `
 local id, zone = ARGV[2], ARGV[3]
 local now = now_ms()
@@ -129,6 +129,7 @@ end
 local expires = int(now + tonumber(ARGV[9]))
 redis.call('HSET', mk, 'id', id, 'zoneId', zone, 'nodeId', ARGV[4], 'role', ARGV[5], 'mediaUrl', ARGV[6],
   'capacityUnits', ARGV[7], 'version', ARGV[8], 'registeredAt', int(now), 'expiresAt', expires)
+if ARGV[10] ~= '' then redis.call('HSET', mk, 'cascadeAddress', ARGV[10]) else redis.call('HDEL', mk, 'cascadeAddress') end
 redis.call('ZADD', EXPIRY, expires, id)
 redis.call('SADD', K_zoneModules(zone), id)
 return 1

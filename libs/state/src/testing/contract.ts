@@ -205,6 +205,14 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         expect(await store.getTop(MEETING)).toBe('sfu-1');
       });
 
+      it('keeps a module\'s cascade address; a re-registration without one drops it', async () => {
+        await register('sfu-1', { cascadeAddress: '10.0.0.7:9701' });
+        expect((await store.getModule(mid('sfu-1')))?.cascadeAddress).toBe('10.0.0.7:9701');
+        expect((await store.listModules(ZONE_A))[0]?.cascadeAddress).toBe('10.0.0.7:9701');
+        await register('sfu-1');
+        expect((await store.getModule(mid('sfu-1')))?.cascadeAddress).toBeUndefined();
+      });
+
       it('re-registering in another zone moves the module between zones', async () => {
         await register('sfu-1');
         await register('sfu-1', { zoneId: ZONE_B });
@@ -845,6 +853,8 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         ['ttlMs NaN', (s) => s.registerModule(good, NaN), 'INVALID_ARGUMENT'],
         ['role', (s) => s.registerModule({ ...good, role: 'fog' as ModuleRole }, LONG_TTL_MS), 'INVALID_ARGUMENT'],
         ['mediaUrl', (s) => s.registerModule({ ...good, mediaUrl: 'not a url' }, LONG_TTL_MS), 'INVALID_ARGUMENT'],
+        ['cascadeAddress without a port', (s) => s.registerModule({ ...good, cascadeAddress: '10.0.0.7' }, LONG_TTL_MS), 'INVALID_ARGUMENT'],
+        ['cascadeAddress port 0', (s) => s.registerModule({ ...good, cascadeAddress: 'sfu-1:0' }, LONG_TTL_MS), 'INVALID_ARGUMENT'],
         ['empty version', (s) => s.registerModule({ ...good, version: '' }, LONG_TTL_MS), 'INVALID_ARGUMENT'],
         ['module id', (s) => s.registerModule({ ...good, id: 'sfu 1' as ModuleId }, LONG_TTL_MS), 'INVALID_ID'],
         ['zone id', (s) => s.registerModule({ ...good, zoneId: 'zone:a' as ZoneId }, LONG_TTL_MS), 'INVALID_ID'],

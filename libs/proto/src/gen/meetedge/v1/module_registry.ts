@@ -177,6 +177,12 @@ export interface Register {
    * restarts: services reconnect and re-announce what they hold").
    */
   heldMeetings: HeldMeeting[];
+  /**
+   * Where other media servers reach this module's Cascade service
+   * ("host:port", MEETEDGE_CASCADE_PORT on the announced IP): the east-west
+   * links of internal-only meetings whose top it is. Empty: it takes none.
+   */
+  cascadeAddress: string;
 }
 
 /** One meeting a module holds, re-announced on Register. */
@@ -538,6 +544,7 @@ function createBaseRegister(): Register {
     capacityUnits: 0,
     version: "",
     heldMeetings: [],
+    cascadeAddress: "",
   };
 }
 
@@ -566,6 +573,9 @@ export const Register: MessageFns<Register> = {
     }
     for (const v of message.heldMeetings) {
       HeldMeeting.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.cascadeAddress !== "") {
+      writer.uint32(74).string(message.cascadeAddress);
     }
     return writer;
   },
@@ -647,6 +657,14 @@ export const Register: MessageFns<Register> = {
             message.heldMeetings.push(HeldMeeting.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.cascadeAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -693,6 +711,11 @@ export const Register: MessageFns<Register> = {
         : globalThis.Array.isArray(object?.held_meetings)
         ? object.held_meetings.map((e: any) => HeldMeeting.fromJSON(e))
         : [],
+      cascadeAddress: isSet(object.cascadeAddress)
+        ? globalThis.String(object.cascadeAddress)
+        : isSet(object.cascade_address)
+        ? globalThis.String(object.cascade_address)
+        : "",
     };
   },
 
@@ -722,6 +745,9 @@ export const Register: MessageFns<Register> = {
     if (message.heldMeetings?.length) {
       obj.heldMeetings = message.heldMeetings.map((e) => HeldMeeting.toJSON(e));
     }
+    if (message.cascadeAddress !== "") {
+      obj.cascadeAddress = message.cascadeAddress;
+    }
     return obj;
   },
 
@@ -738,6 +764,7 @@ export const Register: MessageFns<Register> = {
     message.capacityUnits = object.capacityUnits ?? 0;
     message.version = object.version ?? "";
     message.heldMeetings = object.heldMeetings?.map((e) => HeldMeeting.fromPartial(e)) || [];
+    message.cascadeAddress = object.cascadeAddress ?? "";
     return message;
   },
 };
