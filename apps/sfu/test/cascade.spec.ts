@@ -4,11 +4,13 @@
  * see and hear the others as if they were local, payloads byte for byte, and
  * closing the link takes the remote participants away again. For an
  * internal-only meeting the first module claims top in the (shared) cluster
- * state and the second links east-west to it by itself.
+ * state and the second links east-west to it by itself. Every server counts
+ * the bytes on its client links and on its links apart, north-south (to the
+ * cloud MMR) as external.
  */
 import { randomBytes } from 'node:crypto';
 import { MediaClient } from '@meetedge/client';
-import { MeetingId, ModuleId, NodeId, ParticipantId, ReservationId, ZoneId, generateTicketKeys, signTicket } from '@meetedge/core';
+import { MeetingId, ModuleId, NodeId, ParticipantId, ReservationId, ZoneId, generateTicketKeys, signTicket, type MeetingMode } from '@meetedge/core';
 import { createLogger } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
 import { waitFor } from '@meetedge/test-kit';
@@ -25,7 +27,7 @@ const modules = new Map<string, { app: SfuService; url: string }>();
 const state = new MemoryClusterState();
 const clients: MediaClient[] = [];
 
-async function startModule(id: string): Promise<void> {
+async function startModule(id: string, env: Record<string, string> = {}): Promise<void> {
   const app = buildApp(
     loadSfuConfig({
       MEETEDGE_MODULE_ID: id,
@@ -37,6 +39,7 @@ async function startModule(id: string): Promise<void> {
       MEETEDGE_CASCADE_PORT: '0',
       MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
       MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      ...env,
     }),
     { logger: createLogger({ level: process.env.CASCADE_LOG === 'debug' ? 'debug' : 'silent' }), state },
   );
@@ -49,7 +52,7 @@ const mod = (id: string) => {
   return m;
 };
 
-async function join(moduleId: string, participant: string, meetingId = MEETING): Promise<MediaClient> {
+async function join(moduleId: string, participant: string, meetingId = MEETING, mode: MeetingMode = 'internal-only'): Promise<MediaClient> {
   const now = Date.now();
   const ticket = signTicket(
     {
@@ -58,7 +61,7 @@ async function join(moduleId: string, participant: string, meetingId = MEETING):
       participantId: ParticipantId(participant),
       moduleId: ModuleId(moduleId),
       quality: 'HD',
-      mode: 'internal-only',
+      mode,
       displayName: `Dr ${participant}`,
       issuedAt: now,
       expiresAt: now + 60_000,
@@ -82,6 +85,14 @@ async function collectTrack(client: MediaClient, trackId: string): Promise<Buffe
     if (remote.trackId === trackId) got.push(Buffer.from(packet.payload));
   });
   return got;
+}
+
+/** The value of a Prometheus sample in `/metrics` text, whose labels include `label` if given. */
+function metricValue(text: string, name: string, label = ''): number | undefined {
+  for (const match of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    if (label === '' || (match[1] ?? '').split(',').includes(label)) return Number(match[2]);
+  }
+  return undefined;
 }
 
 /** Every payload received is one that was sent, byte for byte, in order. */
@@ -218,4 +229,139 @@ it('an internal-only meeting: the first module claims top, the second links east
   // Each sees the other in its roster, as a participant of the meeting.
   expect(mod('sfu-a').app.media.existingMeeting(meetingId)?.roster().map((p) => p.participantId).sort()).toEqual(['carol', 'dave']);
   expect(mod('sfu-b').app.media.existingMeeting(meetingId)?.roster().map((p) => p.participantId).sort()).toEqual(['carol', 'dave']);
+
+  // The link is east-west: its bytes are counted (dave's 70-byte payloads out of sfu-b, carol's 80-byte ones in), none leaves.
+  const daveReceived = daveGot.length;
+  const ew = mod('sfu-b').app.cascade.linkStats().find((l) => l.meetingId === meetingId);
+  expect(ew).toMatchObject({ scope: 'east-west', streamsIn: 1, streamsOut: 1 });
+  expect(ew?.packetsIn).toBeGreaterThanOrEqual(daveReceived);
+  expect([ew?.bytesIn, ew?.bytesOut]).toEqual([(ew?.packetsIn ?? 0) * (12 + 80), (ew?.packetsOut ?? 0) * (12 + 70)]);
+  expect(mod('sfu-a').app.cascade.linkStats().find((l) => l.meetingId === meetingId)?.scope).toBe('east-west');
+  const onB = mod('sfu-b').app.media.meetingStats().find((m) => m.meetingId === meetingId);
+  expect(onB).toMatchObject({ externalStreams: 0, externalBytes: 0, wouldHaveLeftBytes: 0, savedBytes: 0 });
+  expect(onB?.cascade['east-west']).toMatchObject({ links: 1, streams: 2 });
+});
+
+it('bandwidth accounting: a module and the cloud MMR count client-link and link bytes apart, the link as external, the saving, and keep the totals when the link closes', async () => {
+  await startModule('mmr', { MEETEDGE_ROLE: 'cloud' });
+  const meetingId = MeetingId('m-bytes');
+  // On sfu-a: frank speaks, erin only listens. On the cloud MMR (from outside the network): grace speaks.
+  const frank = await join('sfu-a', 'frank', meetingId, 'cloud-hybrid');
+  const erin = await join('sfu-a', 'erin', meetingId, 'cloud-hybrid');
+  const grace = await join('mmr', 'grace', meetingId, 'cloud-hybrid');
+  const frankMic = new MediaStreamTrack({ kind: 'audio' });
+  const graceMic = new MediaStreamTrack({ kind: 'audio' });
+  const frankTrack = (await frank.publish([{ source: 'microphone', track: frankMic }])).get('microphone') as string;
+  const graceTrack = (await grace.publish([{ source: 'microphone', track: graceMic }])).get('microphone') as string;
+  const mmr = mod('mmr').app;
+  const a = mod('sfu-a').app;
+  const opened = await a.cascade.ensureLink(meetingId, { serverId: 'mmr', address: `127.0.0.1:${mmr.cascade.boundPort}` });
+  expect(opened).toMatchObject({ scope: 'north-south', role: 'opener' });
+  const tracksOn = (app: SfuService) => app.media.existingMeeting(meetingId)?.publishedTracks().length;
+  await waitFor(() => tracksOn(a) === 2 && tracksOn(mmr) === 2, { timeoutMs: 15_000, description: 'both microphones on both servers' });
+  await Promise.all([frank.receive(), erin.receive(), grace.receive()]);
+  await Promise.all([frank.connected(), erin.connected(), grace.connected()]);
+  const got = {
+    erinFrank: await collectTrack(erin, frankTrack),
+    erinGrace: await collectTrack(erin, graceTrack),
+    frankGrace: await collectTrack(frank, graceTrack),
+    graceFrank: await collectTrack(grace, frankTrack),
+  };
+
+  // RTP sizes as counted: 12-byte header + payload (audio is never retransmitted, so every packet counts once).
+  const N = 50;
+  const FRANK = 12 + 200;
+  const GRACE = 12 + 120;
+  for (let i = 0; i < N; i++) {
+    frankMic.writeRtp(opus(1000 + i, randomBytes(200)));
+    graceMic.writeRtp(opus(2000 + i, randomBytes(120)));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await waitFor(() => Object.values(got).every((g) => g.length >= 40), {
+    timeoutMs: 15_000,
+    description: `audio everywhere (${Object.values(got).map((g) => g.length).join(', ')})`,
+  });
+
+  // One synchronous snapshot of every server and client in this process: what one has counted, the next one on the path has not passed.
+  const received = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, v.length])) as Record<keyof typeof got, number>;
+  const aLink = a.cascade.linkStats().find((l) => l.meetingId === meetingId);
+  const mmrLink = mmr.cascade.linkStats().find((l) => l.meetingId === meetingId);
+  const aMeeting = a.media.meetingStats().find((m) => m.meetingId === meetingId);
+  const mmrMeeting = mmr.media.meetingStats().find((m) => m.meetingId === meetingId);
+  const aModule = a.media.stats();
+  if (!aLink || !mmrLink || !aMeeting || !mmrMeeting) throw new Error('link or meeting missing');
+
+  // sfu-a's client links: frank's packets in; out, frank's to erin and grace's to both.
+  const aClient = aMeeting.client;
+  expect(aClient.bytesIn).toBe(aClient.packetsIn * FRANK);
+  expect(aClient.packetsIn).toBeLessThanOrEqual(N);
+  expect(aClient.packetsIn).toBeGreaterThanOrEqual(Math.max(received.erinFrank, aLink.packetsOut));
+  expect(aClient.bytesOut).toBeGreaterThanOrEqual(received.erinFrank * FRANK + (received.erinGrace + received.frankGrace) * GRACE);
+  expect(aClient.bytesOut).toBeLessThanOrEqual(aClient.packetsIn * FRANK + 2 * aLink.packetsIn * GRACE);
+  // The link: frank's stream out of sfu-a into the MMR, grace's the other way, each packet counted at both ends.
+  expect(aLink).toMatchObject({ scope: 'north-south', streamsOut: 1, streamsIn: 1 });
+  expect(mmrLink).toMatchObject({ scope: 'north-south', role: 'answerer', streamsOut: 1, streamsIn: 1 });
+  expect([aLink.bytesOut, aLink.bytesIn]).toEqual([aLink.packetsOut * FRANK, aLink.packetsIn * GRACE]);
+  expect([mmrLink.bytesIn, mmrLink.bytesOut]).toEqual([mmrLink.packetsIn * FRANK, mmrLink.packetsOut * GRACE]);
+  expect(mmrLink.packetsIn).toBeLessThanOrEqual(aLink.packetsOut);
+  expect(mmrLink.packetsIn).toBeGreaterThanOrEqual(received.graceFrank);
+  expect(aLink.packetsIn).toBeLessThanOrEqual(mmrLink.packetsOut);
+  expect(aLink.packetsIn).toBeGreaterThanOrEqual(Math.max(received.erinGrace, received.frankGrace));
+  expect(mmrLink.packetsOut).toBeLessThanOrEqual(mmrMeeting.client.packetsIn);
+  expect(mmrMeeting.client.packetsIn).toBeLessThanOrEqual(N);
+  // Client links and links together are all the meeting moved.
+  const ns = aMeeting.cascade['north-south'];
+  expect([aClient.packetsIn + ns.packetsIn, aClient.bytesIn + ns.bytesIn, aClient.packetsOut + ns.packetsOut, aClient.bytesOut + ns.bytesOut]).toEqual([
+    aMeeting.packetsIn,
+    aMeeting.bytesIn,
+    aMeeting.packetsOut,
+    aMeeting.bytesOut,
+  ]);
+
+  // The figures: on the module, what its participants moved would have left; the link is what did.
+  const external = aLink.bytesIn + aLink.bytesOut;
+  const wouldHaveLeft = aClient.bytesIn + aClient.bytesOut;
+  expect(aMeeting).toMatchObject({ externalStreams: 2, externalBytes: external, wouldHaveLeftBytes: wouldHaveLeft, savedBytes: wouldHaveLeft - external });
+  // Erin's copy of frank's stream and the second copy of grace's never left the network.
+  expect(aMeeting.savedBytes).toBeGreaterThanOrEqual(received.erinFrank * FRANK + (received.erinGrace + received.frankGrace - aLink.packetsIn) * GRACE);
+  expect(aMeeting.savedBytes).toBeGreaterThan(0);
+  // sfu-a's other meetings are internal-only: the module's external figures are this meeting's.
+  expect(aModule).toMatchObject({ role: 'edge', externalStreams: 2, externalBytes: external, wouldHaveLeftBytes: wouldHaveLeft });
+  expect(aModule.cascade['north-south']).toMatchObject({ links: 1, streams: 2, bytesIn: aLink.bytesIn, bytesOut: aLink.bytesOut });
+  // On the cloud MMR the link is external too; its own participants are outside anyway: nothing saved there.
+  expect(mmrMeeting).toMatchObject({ externalStreams: 2, externalBytes: mmrLink.bytesIn + mmrLink.bytesOut, wouldHaveLeftBytes: 0, savedBytes: 0 });
+  expect(mmr.media.stats()).toMatchObject({ role: 'cloud', externalBytes: mmrLink.bytesIn + mmrLink.bytesOut, wouldHaveLeftBytes: 0, savedBytes: 0 });
+
+  // Closing the link (in the same tick as the snapshot, so nothing was counted in between) keeps what it moved.
+  const before = a.media.stats();
+  expect(a.cascade.closeLinks(meetingId, 'test')).toBe(1);
+  const after = a.media.stats();
+  expect(after).toMatchObject({ externalStreams: 0, externalBytes: before.externalBytes });
+  expect(after.cascade['north-south']).toMatchObject({ links: 0, streams: 0, bytesIn: before.cascade['north-south'].bytesIn, bytesOut: before.cascade['north-south'].bytesOut });
+  const mmrBefore = mmr.media.stats().externalBytes;
+  await waitFor(() => mmr.cascade.linkStats().every((l) => l.meetingId !== meetingId), { timeoutMs: 10_000, description: 'link closed on the MMR' });
+  expect(mmr.media.stats()).toMatchObject({ externalStreams: 0 });
+  expect(mmr.media.stats().externalBytes).toBeGreaterThanOrEqual(mmrBefore);
+
+  // /v1/stats and /metrics show the same figures.
+  const json = (await (await fetch(`${mod('sfu-a').url}/v1/stats`)).json()) as {
+    module: { externalBytes: number; externalStreams: number };
+    meetings: { meetingId: string; externalBytes: number }[];
+  };
+  expect(json.module).toMatchObject({ externalBytes: before.externalBytes, externalStreams: 0 });
+  expect(json.meetings.find((m) => m.meetingId === meetingId)?.externalBytes).toBe(before.externalBytes);
+  const metrics = await (await fetch(`${mod('sfu-a').url}/metrics`)).text();
+  expect(metricValue(metrics, 'meetedge_sfu_external_bytes_total')).toBe(before.externalBytes);
+  expect(metricValue(metrics, 'meetedge_sfu_external_streams')).toBe(0);
+  expect(metricValue(metrics, 'meetedge_sfu_cascade_links', 'scope="north-south"')).toBe(0);
+  expect(metricValue(metrics, 'meetedge_sfu_cascade_bytes_out_total', 'scope="north-south"')).toBe(before.cascade['north-south'].bytesOut);
+  expect(metricValue(metrics, 'meetedge_sfu_would_have_left_bytes_total')).toBeGreaterThanOrEqual(before.wouldHaveLeftBytes);
+
+  // The meeting ends on sfu-a when its participants leave: the module's totals stay.
+  await Promise.all([frank.leave(), erin.leave()]);
+  await waitFor(() => a.media.existingMeeting(meetingId) === undefined, { timeoutMs: 10_000, description: 'meeting ended on sfu-a' });
+  const ended = a.media.stats();
+  expect(ended.externalBytes).toBe(before.externalBytes);
+  expect(ended.wouldHaveLeftBytes).toBeGreaterThanOrEqual(before.wouldHaveLeftBytes);
+  expect(ended.cascade['north-south'].bytesOut).toBe(before.cascade['north-south'].bytesOut);
 });

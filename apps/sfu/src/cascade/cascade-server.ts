@@ -22,6 +22,7 @@ import { MeetedgeError, MeetingId, ModuleId, type MeetingMode } from '@meetedge/
 import { fromGrpcError, toGrpcError, v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
+import { linkScope } from '../media/bandwidth';
 import type { MediaServer } from '../media/media-server';
 import { CascadeLink, type LinkStats } from './link';
 
@@ -108,6 +109,8 @@ export class CascadeServer {
         meeting,
         serverId: this.options.serverId,
         peerServerId,
+        // The media server's role (edge or cloud MMR) and the meeting's mode decide whether the link's media leaves the network.
+        scope: linkScope(media.role, meeting.mode),
         pc: this.options.createPeer(),
         logger: this.logger,
       }),
@@ -174,6 +177,7 @@ export class CascadeServer {
         meeting,
         serverId: this.options.serverId,
         peerServerId: target.serverId,
+        scope: linkScope(this.options.media.role, meeting.mode),
         pc: this.options.createPeer(),
         logger: this.logger,
       }),

@@ -22,6 +22,7 @@ import { v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { TrackSource } from '@meetedge/signaling';
 import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import { zeroTraffic, type LinkScope, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
 import { PublishedTrack, Subscription } from '../media/track';
@@ -54,16 +55,23 @@ export interface CascadeLinkOptions {
   readonly serverId: string;
   /** The module id of the server at the other end. */
   readonly peerServerId: string;
+  /** North-south (one end is the cloud MMR: its media leaves the company network) or east-west; bandwidth.ts, linkScope. */
+  readonly scope: LinkScope;
   readonly pc: RTCPeerConnection;
   readonly logger: Logger;
 }
 
-/** Bytes and streams a link carries, for the bandwidth accounting. */
-export interface LinkStats {
+/**
+ * Bytes and streams a link carries, for the bandwidth accounting: packets
+ * and bytes since it opened (RTP header and payload, as TrafficCounters),
+ * streams now.
+ */
+export interface LinkStats extends Readonly<TrafficCounters> {
   readonly linkId: string;
   readonly meetingId: string;
   readonly peerServerId: string;
   readonly role: LinkRole;
+  readonly scope: LinkScope;
   readonly streamsOut: number;
   readonly streamsIn: number;
 }
@@ -83,6 +91,9 @@ function refKey(ref: v1.StreamRef | undefined): string {
 export class CascadeLink implements MeetingLink {
   readonly linkId: string;
   readonly role: LinkRole;
+  readonly scope: LinkScope;
+  /** What the link moved, bumped by its sending sections' subscriptions and the tracks it brings. */
+  readonly traffic: TrafficCounters = zeroTraffic();
   readonly meeting: Meeting;
   private readonly pc: RTCPeerConnection;
   private readonly logger: Logger;
@@ -108,9 +119,16 @@ export class CascadeLink implements MeetingLink {
   constructor(private readonly options: CascadeLinkOptions) {
     this.linkId = options.linkId;
     this.role = options.role;
+    this.scope = options.scope;
     this.meeting = options.meeting;
     this.pc = options.pc;
-    this.logger = options.logger.child({ linkId: options.linkId, meetingId: options.meeting.meetingId, peerServerId: options.peerServerId, role: options.role });
+    this.logger = options.logger.child({
+      linkId: options.linkId,
+      meetingId: options.meeting.meetingId,
+      peerServerId: options.peerServerId,
+      role: options.role,
+      scope: options.scope,
+    });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close(`media connection ${state}`);
     });
@@ -245,7 +263,7 @@ export class CascadeLink implements MeetingLink {
   private addSlot(transceiver: RTCRtpTransceiver, kind: Kind): void {
     const mid = transceiver.mid;
     if (mid == null || this.slots.has(mid)) return;
-    const subscription = new Subscription(ParticipantId(`link-${this.linkId}`), mid, kind, transceiver, this.meeting, () => LINK_WISH);
+    const subscription = new Subscription(ParticipantId(`link-${this.linkId}`), mid, kind, transceiver, this.meeting, this.traffic, () => LINK_WISH);
     const sender = transceiver.sender;
     sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
     sender.onGenericNack.subscribe((nack) => subscription.onNack(nack.lost));
@@ -404,7 +422,7 @@ export class CascadeLink implements MeetingLink {
     this.unpublishIncoming(bound.mid);
     const participantId = ParticipantId(info.participantId);
     this.meeting.addRemote({ participantId, displayName: info.displayName || info.participantId, linkId: this.linkId });
-    const track = new PublishedTrack(bound.stream.streamId, participantId, source, transceiver, this.meeting);
+    const track = new PublishedTrack(bound.stream.streamId, participantId, source, transceiver, this.meeting, this.traffic);
     track.origin = { linkId: this.linkId, serverId: bound.stream.originServerId, via: info.viaServerIds };
     this.incoming.set(bound.mid, track);
     this.meeting.publish(track);
@@ -439,14 +457,28 @@ export class CascadeLink implements MeetingLink {
     return this.options.peerServerId;
   }
 
+  /** Streams it sends now (sections with a stream bound). */
+  private get streamsOut(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) if (slot.track) n++;
+    return n;
+  }
+
+  /** Streams crossing the link now, both directions. */
+  get streamCount(): number {
+    return this.streamsOut + this.incoming.size;
+  }
+
   stats(): LinkStats {
     return {
       linkId: this.linkId,
       meetingId: this.meeting.meetingId,
       peerServerId: this.options.peerServerId,
       role: this.role,
-      streamsOut: [...this.slots.values()].filter((s) => s.track).length,
+      scope: this.scope,
+      streamsOut: this.streamsOut,
       streamsIn: this.incoming.size,
+      ...this.traffic,
     };
   }
 

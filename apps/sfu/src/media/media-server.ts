@@ -8,6 +8,7 @@ import { unitsFor, type MeetingId, type MeetingMode, type ModuleId, type Partici
 import type { MeetingInfo } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
+import { addBandwidth, bandwidthOf, zeroBandwidth, type BandwidthStats, type ServerRole } from './bandwidth';
 import { CapacityLedger, holderOf } from './capacity';
 import { Meeting } from './meeting';
 import type { Participant } from './participant';
@@ -45,6 +46,12 @@ export interface Expectation extends Admission {
 
 export interface MediaServerOptions {
   moduleId: ModuleId;
+  /**
+   * A module inside a company network (`edge`) or the cloud MMR (`cloud`):
+   * decides the scope of cascade links and what the bandwidth accounting
+   * counts as would-have-left (bandwidth.ts). Default `edge`.
+   */
+  role?: ServerRole;
   capacityUnits: number;
   /** Verifies join tickets (the ZCPs' Ed25519 public key). */
   ticketKey: KeyObject;
@@ -66,14 +73,17 @@ export interface MediaServerOptions {
   now?: () => number;
 }
 
-export interface MeetingStats extends MediaCounters {
+/** A meeting's counters, its bandwidth accounting (bandwidth.ts) and what it holds now. */
+export interface MeetingStats extends MediaCounters, BandwidthStats {
   meetingId: string;
   mode: MeetingMode;
   participants: number;
   tracks: number;
 }
 
-export interface ModuleMediaStats extends MediaCounters {
+/** The module's counters and bandwidth accounting since start (ended meetings included) and what it holds now. */
+export interface ModuleMediaStats extends MediaCounters, BandwidthStats {
+  role: ServerRole;
   meetings: number;
   participants: number;
   tracks: number;
@@ -100,6 +110,8 @@ export class MediaServer {
   private readonly meetingInfo = new Map<MeetingId, MeetingInfo>();
   /** Counters of meetings that have ended, so module totals never go down. */
   private readonly ended: MediaCounters = zeroCounters();
+  /** The bandwidth accounting of meetings that have ended, for the same reason. */
+  private readonly endedBandwidth: BandwidthStats = zeroBandwidth();
   sessionsRefused = 0;
   readonly now: () => number;
   closed = false;
@@ -109,6 +121,10 @@ export class MediaServer {
   constructor(readonly options: MediaServerOptions) {
     this.ledger = new CapacityLedger(options.moduleId, options.capacityUnits);
     this.now = options.now ?? Date.now;
+  }
+
+  get role(): ServerRole {
+    return this.options.role ?? 'edge';
   }
 
   get audioSlots(): number {
@@ -261,8 +277,14 @@ export class MediaServer {
     this.meetings.delete(meeting.meetingId);
     if (!this.carries(meeting.meetingId)) this.meetingInfo.delete(meeting.meetingId);
     addCounters(this.ended, meeting.counters);
+    addBandwidth(this.endedBandwidth, this.bandwidthOf(meeting));
     meeting.close();
     this.options.lifecycle?.ended(meeting);
+  }
+
+  /** A meeting's bandwidth accounting on this server. */
+  private bandwidthOf(meeting: Meeting): BandwidthStats {
+    return bandwidthOf(this.role, meeting.mode, meeting.traffic());
   }
 
   meetingStats(): MeetingStats[] {
@@ -272,21 +294,27 @@ export class MediaServer {
       participants: m.participants.size,
       tracks: m.publishedTracks().length,
       ...m.counters,
+      ...this.bandwidthOf(m),
     }));
   }
 
   stats(): ModuleMediaStats {
     const totals = zeroCounters();
     addCounters(totals, this.ended);
+    const bandwidth = zeroBandwidth();
+    addBandwidth(bandwidth, this.endedBandwidth);
     let participants = 0;
     let tracks = 0;
     for (const meeting of this.meetings.values()) {
       addCounters(totals, meeting.counters);
+      addBandwidth(bandwidth, this.bandwidthOf(meeting));
       participants += meeting.participants.size;
       tracks += meeting.publishedTracks().length;
     }
     return {
       ...totals,
+      ...bandwidth,
+      role: this.role,
       meetings: this.meetings.size,
       participants,
       tracks,

@@ -6,6 +6,7 @@
 import type { MeetingId, MeetingMode, ParticipantId } from '@meetedge/core';
 import { SpeakerTracker } from '@meetedge/media';
 import type { ServerMessage } from '@meetedge/signaling';
+import { LINK_SCOPES, addTraffic, zeroMeetingTraffic, zeroTraffic, type LinkScope, type MeetingTraffic, type TrafficCounters } from './bandwidth';
 import type { Participant } from './participant';
 import { zeroCounters, type MediaCounters } from './stats';
 import type { PublishedTrack, TrackHost } from './track';
@@ -25,6 +26,12 @@ export interface RemoteParticipant {
 /** A cascade link of the meeting: one more destination of the fan-out (apps/sfu/src/cascade). */
 export interface MeetingLink {
   readonly linkId: string;
+  /** Whether its media leaves the company network (bandwidth.ts, linkScope). */
+  readonly scope: LinkScope;
+  /** What it moved; final once the link is removed from the meeting. */
+  readonly traffic: TrafficCounters;
+  /** Streams crossing it now, both directions. */
+  readonly streamCount: number;
   /** A track was published here (locally or by another link): send it over if it did not come from this link. */
   offerTrack(track: PublishedTrack): void;
   /** A track went away: stop sending it. */
@@ -40,7 +47,12 @@ export interface MeetingOptions {
 }
 
 export class Meeting implements TrackHost {
+  /** Everything the meeting moved, client and cascade links together. */
   readonly counters: MediaCounters = zeroCounters();
+  /** What it moved on client links (its local participants' connections); bumped by their tracks and subscriptions. */
+  readonly clientTraffic: TrafficCounters = zeroTraffic();
+  /** What its closed links moved, by scope, so the meeting's totals never go down. */
+  private readonly closedLinkTraffic: Record<LinkScope, TrafficCounters> = { 'north-south': zeroTraffic(), 'east-west': zeroTraffic() };
   readonly participants = new Map<ParticipantId, Participant>();
   /** Participants on other media servers, whose streams arrive over cascade links. */
   readonly remote = new Map<ParticipantId, RemoteParticipant>();
@@ -127,14 +139,31 @@ export class Meeting implements TrackHost {
     for (const track of this.tracks.values()) link.offerTrack(track);
   }
 
-  /** Removes a link and every participant that was behind it. */
+  /** Removes a link and every participant that was behind it; what it moved stays in the meeting's traffic. */
   removeLink(linkId: string): void {
-    if (!this.links.delete(linkId)) return;
+    const link = this.links.get(linkId);
+    if (!link) return;
+    this.links.delete(linkId);
+    addTraffic(this.closedLinkTraffic[link.scope], link.traffic);
     for (const remote of [...this.remote.values()]) if (remote.linkId === linkId) this.removeRemote(remote.participantId);
   }
 
   get linkCount(): number {
     return this.links.size;
+  }
+
+  /** What the meeting moved by path, closed links included (read with the stats, not on the packet path). */
+  traffic(): MeetingTraffic {
+    const traffic = zeroMeetingTraffic();
+    addTraffic(traffic.client, this.clientTraffic);
+    for (const scope of LINK_SCOPES) addTraffic(traffic.cascade[scope], this.closedLinkTraffic[scope]);
+    for (const link of this.links.values()) {
+      const scope = traffic.cascade[link.scope];
+      addTraffic(scope, link.traffic);
+      scope.links++;
+      scope.streams += link.streamCount;
+    }
+    return traffic;
   }
 
   /** Adds a participant and tells the others. */

@@ -157,7 +157,7 @@ export class Participant {
           existing.attach();
         } else {
           const source = sourceOf.get(mid) as TrackSource;
-          const track = new PublishedTrack(newTrackId(), this.participantId, source, transceiver, this.meeting);
+          const track = new PublishedTrack(newTrackId(), this.participantId, source, transceiver, this.meeting, this.meeting.clientTraffic);
           this.published.set(mid, track);
           added.push(track);
         }
@@ -211,7 +211,7 @@ export class Participant {
   }
 
   private addSlot(mid: string, kind: 'audio' | 'video', transceiver: RTCRtpTransceiver): void {
-    const subscription = new Subscription(this.participantId, mid, kind, transceiver, this.meeting, (trackId) => this.wishFor(trackId));
+    const subscription = new Subscription(this.participantId, mid, kind, transceiver, this.meeting, this.meeting.clientTraffic, (trackId) => this.wishFor(trackId));
     const sender = transceiver.sender;
     sender.onPictureLossIndication.subscribe(() => subscription.onKeyframeRequest());
     sender.onGenericNack.subscribe((nack) => subscription.onNack(nack.lost));

@@ -30,6 +30,7 @@ import type { TrackInfo, TrackSource } from '@meetedge/signaling';
 import type { MediaStreamTrack, RTCRtpSender, RTCRtpTransceiver, RtcpSrPacket, RtpPacket } from 'werift';
 import { sendRemb } from '../webrtc/rtcp-feedback';
 import { MAX_RTP_PAYLOAD, RtpOutput } from '../webrtc/rtp-output';
+import type { TrafficCounters } from './bandwidth';
 import type { MediaCounters } from './stats';
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
@@ -96,6 +97,8 @@ export class PublishedTrack {
     readonly source: TrackSource,
     readonly transceiver: RTCRtpTransceiver,
     private readonly host: TrackHost,
+    /** The path it arrives by, counted apart: the meeting's client traffic, or its cascade link's. */
+    private readonly traffic: TrafficCounters,
   ) {
     this.kind = transceiver.kind === 'audio' ? 'audio' : 'video';
     for (const c of transceiver.codecs) this.codecByPayloadType.set(c.payloadType, codecOfMime(c.mimeType));
@@ -131,6 +134,9 @@ export class PublishedTrack {
       const counters = this.host.counters;
       counters.packetsIn++;
       counters.bytesIn += bytes;
+      const traffic = this.traffic;
+      traffic.packetsIn++;
+      traffic.bytesIn += bytes;
       // RFC 3550 loss, expected − received, kept as a running sum: a gap of k
       // adds k, a late packet (or a duplicate) takes one back.
       const highest = layer.sequence.highest;
@@ -322,6 +328,8 @@ export class Subscription {
     readonly kind: 'audio' | 'video',
     private readonly transceiver: RTCRtpTransceiver,
     private readonly host: TrackHost,
+    /** The path it sends on, counted apart: the meeting's client traffic, or its cascade link's. */
+    private readonly traffic: TrafficCounters,
     /** The subscriber's wish for a track (pause, SD/HD); it follows the track, not the slot. */
     private readonly wishOf: (trackId: string) => { paused: boolean; quality: 'SD' | 'HD' },
   ) {
@@ -455,8 +463,12 @@ export class Subscription {
       counters.packetsDropped++;
       return;
     }
+    const bytes = payload.length + 12;
     counters.packetsOut++;
-    counters.bytesOut += payload.length + 12;
+    counters.bytesOut += bytes;
+    const traffic = this.traffic;
+    traffic.packetsOut++;
+    traffic.bytesOut += bytes;
   }
 
   /**
