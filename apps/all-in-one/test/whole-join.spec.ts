@@ -91,7 +91,11 @@ it('holds the participant\'s units while it is there: confirmed when media opens
   const before = await arrivedTotal();
   const joined = await join(meeting.id);
   const moduleId = ModuleId(joined.assignment.moduleId);
-  expect(joined.signal).toBeUndefined();
+  // Its signaling is the module's (the meeting's top holds the roster); the ZCP's meeting info gave it the topic, and the host's ticket its mark.
+  const signal = joined.signal as MeetingSignalClient;
+  expect(signal.meeting).toMatchObject({ id: meeting.id, topic: 'Standup', mode: 'internal-only' });
+  expect(signal.isHost).toBe(true);
+  await waitFor(() => signal.roster.get(signal.participantId)?.media?.kind === 'module', { description: 'the roster showing media on the module' });
   // The module told a ZCP the participant arrived: its reservation no longer expires with the ticket.
   await waitFor(async () => (await arrivedTotal()) === before + 1, { description: 'participant_arrived reached a ZCP' });
   const unitsBefore = (await system.state.getModule(moduleId))?.reservedUnits ?? 0;

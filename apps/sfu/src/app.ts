@@ -23,10 +23,12 @@ import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { CascadeServer } from './cascade/cascade-server';
 import { TopCoordinator } from './cascade/top';
+import { LINK_SCOPES, type ScopeTraffic } from './media/bandwidth';
 import { MediaServer, type Admission, type Expectation, type LeaveReason, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
 import { loadSampler } from './registration/load';
 import { ZcpRegistrar, type ParticipantEvent, type ZcpCommand } from './registration/zcp-registrar';
+import { ModuleSignal } from './signal/module-signal';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, TcpMux, UdpMux, createPeerConnection, type TcpMuxStats, type UdpMuxStats } from './webrtc';
 
 export interface SfuDeps {
@@ -115,6 +117,25 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports
       help: `Media ${field} since start (all meetings)`,
       read: stat((s) => s[field]),
     })),
+    // Bandwidth accounting (docs/cascade.md): north-south links are the ones whose media leaves the company network.
+    { name: 'meetedge_sfu_external_streams', help: 'Streams crossing north-south cascade links now (in + out)', read: stat((s) => s.externalStreams) },
+    {
+      name: 'meetedge_sfu_external_bytes_total',
+      help: 'RTP bytes sent and received on north-south cascade links since start',
+      read: stat((s) => s.externalBytes),
+    },
+    {
+      name: 'meetedge_sfu_would_have_left_bytes_total',
+      help: "RTP bytes this module's participants of cloud-hybrid meetings sent and received: what would have left without the module (0 on the cloud MMR)",
+      read: stat((s) => s.wouldHaveLeftBytes),
+    },
+    {
+      name: 'meetedge_sfu_saved_bytes',
+      help: 'max(0, would-have-left bytes - external bytes) since start; not a counter, it goes down while links cost more than they save',
+      read: stat((s) => s.savedBytes),
+    },
+    { name: 'meetedge_sfu_client_bytes_in_total', help: 'RTP bytes received from participants (client links)', read: stat((s) => s.client.bytesIn) },
+    { name: 'meetedge_sfu_client_bytes_out_total', help: 'RTP bytes sent to participants (client links)', read: stat((s) => s.client.bytesOut) },
     { name: 'meetedge_sfu_udp_datagrams_in_total', help: 'Datagrams received on the media port', read: udp((s) => s.datagramsIn) },
     { name: 'meetedge_sfu_udp_datagrams_out_total', help: 'Datagrams sent from the media port', read: udp((s) => s.datagramsOut) },
     {
@@ -148,6 +169,24 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports
       registers: [metrics.registry],
       collect() {
         this.set(g.read());
+      },
+    });
+  }
+  const byScope: { name: string; help: string; read: (s: ScopeTraffic) => number }[] = [
+    { name: 'meetedge_sfu_cascade_links', help: 'Open cascade links by scope (north-south: to or from the cloud MMR; east-west: module to module)', read: (s) => s.links },
+    { name: 'meetedge_sfu_cascade_streams', help: 'Streams crossing cascade links now (in + out), by scope', read: (s) => s.streams },
+    { name: 'meetedge_sfu_cascade_bytes_in_total', help: 'RTP bytes received on cascade links since start, by scope', read: (s) => s.bytesIn },
+    { name: 'meetedge_sfu_cascade_bytes_out_total', help: 'RTP bytes sent on cascade links since start, by scope', read: (s) => s.bytesOut },
+  ];
+  for (const g of byScope) {
+    new Gauge({
+      name: g.name,
+      help: g.help,
+      labelNames: ['scope'] as const,
+      registers: [metrics.registry],
+      collect() {
+        const { cascade } = media.stats();
+        for (const scope of LINK_SCOPES) this.set({ scope }, g.read(cascade[scope]));
       },
     });
   }
@@ -229,6 +268,8 @@ export function expectationFrom(e: v1.ExpectParticipant): Expectation {
 export interface SfuService extends Service {
   readonly media: MediaServer;
   readonly cascade: CascadeServer;
+  /** Meeting signaling of internal-only meetings (rooms this module tops, relays to other tops). */
+  readonly signal: ModuleSignal;
 }
 
 /** Acts on a command from a ZCP; a malformed one is refused with a log line naming what was wrong. */
@@ -282,6 +323,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
   let report: ((event: ParticipantEvent) => void) | undefined;
   const media = new MediaServer({
     moduleId: config.moduleId,
+    role: config.role,
     capacityUnits: config.capacityUnits,
     ticketKey: config.ticketPublicKey,
     audioSlots: config.audioSlots,
@@ -311,6 +353,18 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     logger,
   });
   const top = new TopCoordinator({ moduleId: config.moduleId, state: deps.state, cascade, logger });
+  // Meeting signaling of internal-only meetings: the top holds the room, the other modules relay to it.
+  const signal = new ModuleSignal({
+    moduleId: config.moduleId,
+    ticketKey: config.ticketPublicKey,
+    media,
+    top,
+    helloTimeoutMs: config.joinTimeoutMs,
+    keepaliveMs: config.keepaliveMs,
+    logger,
+    now: media.now,
+  });
+  cascade.onSignal = signal.relayHandler;
   const http = createHttpServer({
     service: name,
     version: MEETEDGE_VERSION,
@@ -325,6 +379,9 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
   void http.register(async (scope) => {
     scope.get('/v1/media', { websocket: true }, (socket, request) => {
       media.accept(socket, request.ip);
+    });
+    scope.get<{ Params: { id: string } }>('/v1/meetings/:id/signal', { websocket: true }, (socket, request) => {
+      signal.accept(socket, request.params.id, request.ip);
     });
   });
 
@@ -372,6 +429,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     tcp: ports?.tcp ? { ...ports.tcp.stats(), connections: ports.tcp.connectionCount } : undefined,
     meetings: media.meetingStats(),
     links: cascade.linkStats(),
+    signal: signal.stats(),
   }));
 
   return {
@@ -379,6 +437,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     http,
     media,
     cascade,
+    signal,
     async start() {
       ports = await openMediaPorts(config);
       const cascadePort = await cascade.listen(config.httpHost, config.cascadePort);
@@ -394,6 +453,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
       clearInterval(expectations);
       // Deregister first: the ZCPs stop placing anyone here before the sessions close.
       await registrar?.close();
+      signal.close();
       await cascade.close();
       await media.close();
       await http.close();

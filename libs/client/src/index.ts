@@ -8,4 +8,4 @@ export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publ
 export { MeetingSignalClient, type MeetingSignalClientOptions } from './node/meeting-signal-client';
 export { type MeetingInfo, type MeetingSignalEvents } from './meeting-signal';
 export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from './zone-probe';
-export { assignInZone, joinMeeting, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from './join';
+export { assignInZone, joinMeeting, moduleSignalingUrl, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from './join';

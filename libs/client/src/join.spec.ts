@@ -1,4 +1,4 @@
-import { joinMeeting, type Assignment, type JoinAnswer } from './join';
+import { joinMeeting, moduleSignalingUrl, type Assignment, type JoinAnswer } from './join';
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -35,10 +35,21 @@ function fakeControlPlane(zcp: (url: string) => Response | Promise<Response>, mo
 
 const assignment = (moduleId: string, cloud = false): Assignment => ({ mode: 'cloud-hybrid', cloud, moduleId, mediaUrl: `ws://${moduleId}/v1/media`, ticket: 't', expiresAt: 0 });
 const attached: unknown[] = [];
+const signals: { url: string; token: string }[] = [];
 const open = {
   openMedia: async (url: string, ticket: string) => ({ url, ticket }),
-  openSignal: async () => ({ attachMedia: (where: unknown) => attached.push(where) }),
+  openSignal: async (url: string, token: string) => {
+    signals.push({ url, token });
+    return { attachMedia: (where: unknown) => attached.push(where) };
+  },
 };
+
+describe('moduleSignalingUrl', () => {
+  it("puts the meeting's signaling beside the module's media session", () => {
+    expect(moduleSignalingUrl('wss://sfu-1.corp:8443/v1/media', 'm 1')).toBe('wss://sfu-1.corp:8443/v1/meetings/m%201/signal');
+    expect(moduleSignalingUrl('ws://10.0.0.5:8100/edge/v1/media', 'm-2')).toBe('ws://10.0.0.5:8100/edge/v1/meetings/m-2/signal');
+  });
+});
 
 describe('joinMeeting', () => {
   it("tries the zone's next ZCP when one does not answer", async () => {
@@ -50,6 +61,8 @@ describe('joinMeeting', () => {
     expect(joined.assignment.moduleId).toBe('sfu-b');
     expect(asked.filter((u) => u.endsWith('/v1/assign'))).toEqual(['http://zcp-a/v1/assign', 'http://zcp-b/v1/assign']);
     expect(joined.media).toEqual({ url: 'ws://sfu-b/v1/media', ticket: 't' });
+    // A cloud-hybrid meeting's signaling is the cloud meeting server's, with the access token.
+    expect(signals.at(-1)).toEqual({ url: 'ws://cloud/v1/meetings/m-1/signal', token: 'token-1' });
     expect(attached.at(-1)).toEqual({ kind: 'module', moduleId: 'sfu-b' });
   });
 
@@ -62,7 +75,10 @@ describe('joinMeeting', () => {
     expect(joined.assignment.moduleId).toBe('sfu-c');
     // The refusing zone's second ZCP is not asked: it would say the same.
     expect(asked.filter((u) => u.endsWith('/v1/assign'))).toEqual(['http://zcp-a/v1/assign', 'http://zcp-c/v1/assign']);
-    expect(joined.signal).toBeUndefined();
+    // An internal-only meeting's signaling is the module's, with the ticket: nothing goes to the cloud.
+    expect(joined.signal).toBeDefined();
+    expect(signals.at(-1)).toEqual({ url: 'ws://sfu-c/v1/meetings/m-1/signal', token: 't' });
+    expect(asked.some((u) => u.includes('cloud'))).toBe(false);
   });
 
   it('says where media went when the zone sent it to the cloud, and fails with the last refusal when nothing places', async () => {

@@ -3,9 +3,11 @@
  * sign in to the control plane, ask it to join the meeting, probe the zones it
  * names and ask the nearest zone's ZCPs for a module (the zone's other ZCPs
  * when one does not answer, the next zone, then the cloud MMR for a
- * cloud-hybrid meeting), open the media session with the ticket, and, for a
- * cloud-hybrid meeting, keep the cloud meeting server's signaling and tell it
- * where media is attached. The caller's status line says whether media is
+ * cloud-hybrid meeting), open the media session with the ticket, and keep
+ * the meeting's signaling: for a cloud-hybrid meeting the cloud meeting
+ * server's (told where media is attached), for an internal-only one the
+ * module's (the same protocol, said hello to with the ticket; nothing goes to
+ * the cloud). The caller's status line says whether media is
  * attached to "a data center controlled by your account owner" (a module) or
  * to the cloud. No Node or browser imports: the media and signaling clients
  * come in as `open…` functions.
@@ -43,6 +45,7 @@ export interface JoinMeetingOptions<Media, Signal> {
   meetingId: string;
   quality?: 'SD' | 'HD';
   openMedia(mediaUrl: string, ticket: string): Promise<Media>;
+  /** Opens the meeting signaling at `signalingUrl` with `token` (an access token for the cloud, the join ticket for a module). */
   openSignal(signalingUrl: string, token: string): Promise<Signal & { attachMedia(where: { kind: 'module'; moduleId: string } | { kind: 'cloud' }): void }>;
   fetch?: typeof fetch;
   /** Probes per ZCP for the zone choice. Default 5. */
@@ -53,13 +56,23 @@ export interface JoinedMeeting<Media, Signal> {
   meeting: JoinAnswer;
   assignment: Assignment;
   media: Media;
-  /** Cloud-hybrid only: the cloud meeting server's session. */
+  /** The meeting signaling: the cloud meeting server's (cloud-hybrid) or the module's (internal-only). */
   signal: Signal | undefined;
   /** Where media is attached, for the user. */
   attachedTo: 'module' | 'cloud';
   status: string;
   /** The zones in the order they were tried (nearest first). */
   zoneOrder: string[];
+}
+
+/**
+ * Where a module serves the meeting signaling of an internal-only meeting:
+ * beside its media session, `…/v1/meetings/<id>/signal` instead of `…/v1/media`.
+ */
+export function moduleSignalingUrl(mediaUrl: string, meetingId: string): string {
+  const url = new URL(mediaUrl);
+  url.pathname = url.pathname.replace(/\/v1\/media\/?$/, '') + `/v1/meetings/${encodeURIComponent(meetingId)}/signal`;
+  return url.toString();
 }
 
 async function call<T>(doFetch: typeof fetch, url: string, init: { method: 'POST'; token?: string; body?: unknown }): Promise<T> {
@@ -131,8 +144,11 @@ export async function joinMeeting<Media, Signal>(options: JoinMeetingOptions<Med
   let signal: (Signal & { attachMedia(where: { kind: 'module'; moduleId: string } | { kind: 'cloud' }): void }) | undefined;
   if (meeting.mode === 'cloud-hybrid' && meeting.signalingUrl) {
     signal = await options.openSignal(meeting.signalingUrl, accessToken);
-    signal.attachMedia(attachedTo === 'cloud' ? { kind: 'cloud' } : { kind: 'module', moduleId: assignment.moduleId });
+  } else if (meeting.mode === 'internal-only') {
+    // The module relays it to the meeting's top, which holds the roster.
+    signal = await options.openSignal(moduleSignalingUrl(assignment.mediaUrl, meeting.meetingId), assignment.ticket);
   }
+  signal?.attachMedia(attachedTo === 'cloud' ? { kind: 'cloud' } : { kind: 'module', moduleId: assignment.moduleId });
   return {
     meeting,
     assignment,

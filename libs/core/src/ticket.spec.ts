@@ -86,6 +86,14 @@ describe('join tickets', () => {
     expect(refusal(() => verifyTicket(`${body}.${signature}`, keys.publicKey, at))).toBe('join ticket has invalid claims');
   });
 
+  it("carries the host mark, and refuses one that is not a boolean", () => {
+    const host = { ...claims, isHost: true };
+    expect(verifyTicket(signTicket(host, keys.privateKey), keys.publicKey, at)).toEqual(host);
+    const body = Buffer.from(JSON.stringify({ ...claims, isHost: 'yes' })).toString('base64url');
+    const signature = sign(null, Buffer.from(body, 'ascii'), keys.privateKey).toString('base64url');
+    expect(refusal(() => verifyTicket(`${body}.${signature}`, keys.publicKey, at))).toBe('join ticket has invalid claims');
+  });
+
   it('reads keys from PEM and refuses keys of another kind', () => {
     const pub = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const priv = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

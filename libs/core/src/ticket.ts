@@ -28,6 +28,12 @@ export interface TicketClaims {
   readonly mode: MeetingMode;
   /** Shown to other participants; 1–64 characters. */
   readonly displayName: string;
+  /**
+   * The meeting's host or an admin of its account (the ZCP checked the access
+   * token): may mute everyone, remove someone and end the meeting where the
+   * module holds the roster (internal-only meetings). Absent means false.
+   */
+  readonly isHost?: boolean;
   /** Issued at, ms since the epoch. */
   readonly issuedAt: number;
   /** Not accepted at or after this time, ms since the epoch. */
@@ -95,6 +101,8 @@ function parseClaims(body: string): TicketClaims {
     const issuedAt = r['issuedAt'];
     const expiresAt = r['expiresAt'];
     if (!Number.isSafeInteger(issuedAt) || !Number.isSafeInteger(expiresAt)) throw new Error('time');
+    const isHost = r['isHost'];
+    if (isHost !== undefined && typeof isHost !== 'boolean') throw new Error('isHost');
     return {
       ticketId: ReservationId(r['ticketId']),
       meetingId: MeetingId(r['meetingId']),
@@ -105,6 +113,7 @@ function parseClaims(body: string): TicketClaims {
       displayName,
       issuedAt: issuedAt as number,
       expiresAt: expiresAt as number,
+      ...(isHost === true ? { isHost } : {}),
     };
   } catch {
     // Signed but not ours: a key shared with something else, or a bug.

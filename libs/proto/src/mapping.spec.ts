@@ -29,7 +29,15 @@ describe('meeting info mapping', () => {
     cloudMmrAddress: '10.0.0.9:8092',
     cloudSignalingUrl: 'wss://meet.example/v1/meetings/m-1/signal',
   };
-  const internal: MeetingInfo = { meetingId: MeetingId('m-2'), accountId: AccountId('acme'), mode: 'internal-only', e2ee: false, defaultQuality: 'SD' };
+  const internal: MeetingInfo = {
+    meetingId: MeetingId('m-2'),
+    accountId: AccountId('acme'),
+    mode: 'internal-only',
+    e2ee: false,
+    defaultQuality: 'SD',
+    hostUserId: 'u-host',
+    topic: 'Design review',
+  };
 
   it.each([['cloud-hybrid', hybrid], ['internal-only', internal]])('round-trips a %s meeting', (_mode, info) => {
     expect(meetingInfoFromProto(meetingInfoToProto(info))).toEqual(info);

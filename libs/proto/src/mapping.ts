@@ -42,6 +42,10 @@ export interface MeetingInfo {
   readonly cloudSignalingUrl?: string;
   /** The meeting's account: only its members (and guests of this meeting) may be placed. */
   readonly accountId: AccountId;
+  /** The host's user id (absent when the control plane did not say): the ZCP marks the host's ticket. */
+  readonly hostUserId?: string;
+  /** The meeting's topic, when it has one. */
+  readonly topic?: string;
 }
 
 /**
@@ -66,6 +70,8 @@ export function meetingInfoFromProto(info: MeetingServerInfo | undefined): Meeti
     mode,
     e2ee: info.e2ee,
     defaultQuality: qualityFromProto(info.defaultQuality, 'meeting_server_info.default_quality'),
+    ...(info.hostUserId ? { hostUserId: info.hostUserId } : {}),
+    ...(info.topic ? { topic: info.topic } : {}),
   };
   if (mode === 'internal-only') return base;
   return {
@@ -87,5 +93,7 @@ export function meetingInfoToProto(info: MeetingInfo): MeetingServerInfo {
     cloudMmrAddress: info.cloudMmrAddress ?? '',
     cloudSignalingUrl: info.cloudSignalingUrl ?? '',
     accountId: info.accountId,
+    hostUserId: info.hostUserId ?? '',
+    topic: info.topic ?? '',
   };
 }

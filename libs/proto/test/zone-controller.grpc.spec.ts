@@ -23,6 +23,8 @@ const HYBRID_INFO: v1.MeetingServerInfo = {
   cloudMmrAddress: 'cloud-mmr:9701',
   cloudSignalingUrl: 'wss://meet.example.com/signal',
   accountId: 'acme',
+  hostUserId: 'u-host',
+  topic: 'Weekly',
 };
 
 /** A zone controller that knows one meeting; handlers translate errors once, at the door. */

@@ -1,13 +1,16 @@
 /**
- * The client ↔ cloud meeting server protocol of cloud-hybrid meetings: JSON
- * messages over one WebSocket per participant, `GET /v1/meetings/:id/signal`
- * on the control plane (docs/protocol.md, "Meeting signaling"). It carries
+ * The meeting signaling protocol: JSON messages over one WebSocket per
+ * participant, `GET /v1/meetings/:id/signal`, on the control plane's cloud
+ * meeting server for cloud-hybrid meetings, and on the participant's module
+ * for internal-only ones (the module relays it to the meeting's top, which
+ * holds the room; docs/protocol.md, "Meeting signaling"). It carries
  * what is the meeting's and not the media's: the roster (who is here, their
  * name, mute state, raised hand, and where their media is attached: a module
  * or the cloud MMR), chat, the host's actions (mute all, remove, end), and the
  * meeting's media key. Media itself goes to a module or the cloud MMR over the
- * media session (./media-session.ts); modules never see this protocol nor the
- * key.
+ * media session (./media-session.ts). In cloud-hybrid meetings modules never
+ * see this protocol nor the key; in internal-only ones the top module is the
+ * meeting server.
  *
  * One TypeBox definition per message gives both the JSON Schema that
  * validates it at the door and its static type. Client messages refuse
@@ -40,8 +43,9 @@ export type MediaAttachment = Static<typeof MediaAttachmentSchema>;
 /**
  * First message, exactly once: an access token from the control plane, a
  * member's (POST /v1/sign-in) for a meeting of their account, or a guest's
- * (POST /v1/meetings/:id/guest-join) for this meeting. Anything else first,
- * or nothing within the hello timeout, ends the session.
+ * (POST /v1/meetings/:id/guest-join) for this meeting; on a module (an
+ * internal-only meeting), the join ticket its ZCP gave for that module.
+ * Anything else first, or nothing within the hello timeout, ends the session.
  */
 export const HelloMessage = Type.Object(
   { type: Type.Literal('hello'), token: Type.String({ minLength: 1, maxLength: 4096 }) },
@@ -153,7 +157,8 @@ export const WelcomeMessage = Type.Object({
   meeting: Type.Object({
     id: Id,
     topic: Type.String(),
-    mode: Type.Literal('cloud-hybrid'),
+    /** cloud-hybrid: this is the cloud meeting server; internal-only: the meeting's module (its top holds the room). */
+    mode: Type.Union([Type.Literal('cloud-hybrid'), Type.Literal('internal-only')]),
     e2ee: Type.Boolean(),
   }),
   roster: Type.Array(RosterEntrySchema),

@@ -21,8 +21,7 @@ import type { Logger } from '@meetedge/service-kit';
 import { MAX_MEETING_MESSAGE_BYTES, type MediaAttachment } from '@meetedge/signaling';
 import type { FastifyInstance } from 'fastify';
 import type { Attachment } from '../zone-controller/cascade-needs';
-import { Room, type Identity } from './room';
-import { SignalSession, type Admission, type SignalSocket } from './session';
+import { Room, SignalSession, type Admission, type Identity, type SignalSocket } from '@meetedge/meeting-room';
 
 /** The fields of a meeting the meeting server reads. */
 export type MeetingRecord = Pick<Meeting, 'id' | 'accountId' | 'topic' | 'mode' | 'e2ee' | 'hostId'>;

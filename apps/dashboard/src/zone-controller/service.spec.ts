@@ -76,11 +76,21 @@ describe('GetMeetingServerInfo', () => {
       cloudMmrAddress: 'cloud-mmr.acme.example:9701',
       cloudSignalingUrl: `wss://meet.acme.example/v1/meetings/${hybridId}/signal`,
       accountId: admin.accountId,
+      hostUserId: admin.userId,
+      topic: 'All hands',
     });
   });
 
   it('gives nothing of the cloud for an internal-only meeting', async () => {
-    expect(await info(internalId, zoneId)).toMatchObject({ mode: v1.MeetingMode.INTERNAL_ONLY, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '' });
+    expect(await info(internalId, zoneId)).toMatchObject({
+      mode: v1.MeetingMode.INTERNAL_ONLY,
+      cloudMmrId: '',
+      cloudMmrAddress: '',
+      cloudSignalingUrl: '',
+      // Its roster lives on the top module, which needs to know who hosts it.
+      hostUserId: admin.userId,
+      topic: 'Board',
+    });
   });
 
   it('refuses an unknown meeting, a zone of another account, and malformed ids with coded errors', async () => {

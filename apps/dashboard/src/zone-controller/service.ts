@@ -55,6 +55,8 @@ export function zoneControllerService(options: ZoneControllerOptions): v1.ZoneCo
       cloudMmrAddress: hybrid ? options.cloudMmrCascadeAddress : '',
       cloudSignalingUrl: hybrid ? signalingUrl(meeting, options.publicUrl) : '',
       accountId: meeting.accountId,
+      hostUserId: meeting.hostId,
+      topic: meeting.topic,
     };
   }
 

@@ -88,7 +88,14 @@ export class CascadeServer {
       callback(null, {});
     },
     control: (stream: ServerDuplexStream<v1.CascadeControl, v1.CascadeControl>) => this.acceptControl(stream),
+    signal: (stream: ServerDuplexStream<v1.SignalRelay, v1.SignalRelay>) => {
+      if (this.onSignal) return this.onSignal(stream);
+      stream.emit('error', toGrpcError(new MeetedgeError('CONFLICT', 'this media server holds no meeting signaling')));
+    },
   };
+
+  /** Takes the `Signal` streams other modules open (the meeting signaling of internal-only meetings, apps/sfu/src/signal). */
+  onSignal: ((stream: ServerDuplexStream<v1.SignalRelay, v1.SignalRelay>) => void) | undefined;
 
   private async answerLink(request: v1.OpenLinkRequest): Promise<v1.OpenLinkResponse> {
     if (this.closed) throw new MeetedgeError('UNAVAILABLE', 'this media server is shutting down');

@@ -12,7 +12,7 @@ import { addBandwidth, bandwidthOf, zeroBandwidth, type BandwidthStats, type Ser
 import { CapacityLedger, holderOf } from './capacity';
 import { Meeting } from './meeting';
 import type { Participant } from './participant';
-import { MediaSession, type SessionSocket } from './session';
+import { CLOSE_NORMAL, MediaSession, type SessionSocket } from './session';
 import { addCounters, zeroCounters, type MediaCounters } from './stats';
 
 /** A participant admitted with a join ticket: what its capacity is held under. */
@@ -264,6 +264,19 @@ export class MediaServer {
     meeting.leave(participant);
     this.release(holderOf(meeting.meetingId, participant.participantId), reason);
     this.endIfIdle(meeting);
+  }
+
+  /**
+   * Ends a participant's media session here (a host removed it, or ended the
+   * meeting, in the meeting signaling): it is told why and its units freed.
+   * Returns whether it had a session here.
+   */
+  async dismiss(meetingId: MeetingId, participantId: ParticipantId, message: string): Promise<boolean> {
+    const session = this.joined.get(holderOf(meetingId, participantId));
+    if (!session) return false;
+    session.send({ type: 'error', code: 'FORBIDDEN', message, fatal: true });
+    await session.close(CLOSE_NORMAL, message, 'removed');
+    return true;
   }
 
   /** The meeting if this module carries it. */

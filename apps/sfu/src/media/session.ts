@@ -26,7 +26,7 @@ export interface SessionSocket {
 
 const OPEN = 1;
 /** WebSocket close codes (RFC 6455). */
-const CLOSE_NORMAL = 1000;
+export const CLOSE_NORMAL = 1000;
 const CLOSE_POLICY = 1008;
 
 export class MediaSession {

@@ -241,7 +241,7 @@ describe('module registration with the ZCPs', () => {
     const zcp = zcps[0];
     if (!zcp) throw new Error('no zcp');
     await waitFor(() => zcp.all('heartbeat').length >= 1);
-    const info = { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, e2ee: false, defaultQuality: v1.Quality.SD, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '', accountId: 'acme' };
+    const info = { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, e2ee: false, defaultQuality: v1.Quality.SD, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '', accountId: 'acme', hostUserId: '', topic: '' };
     zcp.last().call.write({ kind: { $case: 'meetingServerInfo', value: info } });
     zcp.last().call.write({
       kind: { $case: 'expectParticipant', value: { meetingId: 'm-1', participantId: 'bob', reservationId: 'r-9', quality: v1.Quality.SD, ticketExpiresAtUnixMs: Date.now() + 500 } },

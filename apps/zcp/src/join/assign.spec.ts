@@ -39,7 +39,7 @@ const meetings: MeetingInfo[] = [
     cloudMmrAddress: 'cloud-mmr:9701',
     cloudSignalingUrl: 'wss://meet.example.com/v1/meetings/m-hybrid/signal',
   },
-  { meetingId: INTERNAL, accountId: ACCOUNT, mode: 'internal-only', e2ee: true, defaultQuality: 'SD' },
+  { meetingId: INTERNAL, accountId: ACCOUNT, mode: 'internal-only', e2ee: true, defaultQuality: 'SD', hostUserId: 'hannah', topic: 'Board' },
 ];
 
 const member = (user = 'alice', account = ACCOUNT) =>
@@ -155,6 +155,16 @@ describe.each(backends)('POST /v1/assign on the %s store', (_name, makeBackend) 
     expect(await state.meetingModules(HYBRID)).toEqual(['sfu-b']);
     // The ticket id is the reservation id: the module confirms or releases exactly that.
     expect(await state.releaseReservation(ModuleId('sfu-b'), claims.ticketId)).toBe(true);
+  });
+
+  it("marks the host's ticket and an admin's, nobody else's (the top module of an internal-only meeting lets them act as host)", async () => {
+    await register('sfu-a');
+    const admin = { ...member('root'), role: 'admin' } as const;
+    const host = ticketOf(await assign({ meetingId: INTERNAL, quality: 'SD' }, accessToken(member('hannah'))));
+    const byAdmin = ticketOf(await assign({ meetingId: INTERNAL, quality: 'SD' }, accessToken(admin)));
+    const other = ticketOf(await assign({ meetingId: INTERNAL, quality: 'SD' }, accessToken(member('bob'))));
+    const noHostKnown = ticketOf(await assign({ meetingId: HYBRID, quality: 'SD' }, accessToken(member('hannah'))));
+    expect([host.isHost, byAdmin.isHost, other.isHost, noHostKnown.isHost]).toEqual([true, true, undefined, undefined]);
   });
 
   it('keeps a meeting on the module that already has it, while it has room', async () => {

@@ -114,9 +114,22 @@ export class Assigner {
     const ticketId = ReservationId(randomUUID());
     const issuedAt = this.now();
     const expiresAt = issuedAt + this.options.ticketTtlMs;
+    // The host (or an admin of the account) may act as host where a module holds the roster.
+    const isHost = claims.kind === 'member' && (claims.role === 'admin' || (info.hostUserId !== undefined && claims.userId === info.hostUserId));
     const ticketFor = (moduleId: ModuleId): string =>
       signTicket(
-        { ticketId, meetingId, participantId, moduleId, quality, mode: info.mode, displayName: request.displayName ?? claims.displayName, issuedAt, expiresAt },
+        {
+          ticketId,
+          meetingId,
+          participantId,
+          moduleId,
+          quality,
+          mode: info.mode,
+          displayName: request.displayName ?? claims.displayName,
+          issuedAt,
+          expiresAt,
+          ...(isHost ? { isHost } : {}),
+        },
         this.options.ticketKey,
       );
     const log = this.options.logger.child({ meetingId, participantId, ticketId });

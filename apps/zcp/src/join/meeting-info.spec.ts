@@ -13,6 +13,8 @@ const HYBRID: v1.MeetingServerInfo = {
   cloudMmrAddress: 'cloud-mmr:9701',
   cloudSignalingUrl: 'wss://meet.example.com/v1/meetings/m-1/signal',
   accountId: 'acme',
+  hostUserId: '',
+  topic: '',
 };
 const INTERNAL: v1.MeetingServerInfo = { ...HYBRID, meetingId: 'm-2', mode: v1.MeetingMode.INTERNAL_ONLY, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '' };
 

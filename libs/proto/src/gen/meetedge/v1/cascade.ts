@@ -148,6 +148,39 @@ export function mediaKindToJSON(object: MediaKind): string {
   }
 }
 
+export interface SignalRelay {
+  kind?:
+    | { $case: "seat"; value: SignalSeat }
+    | { $case: "clientJson"; value: string }
+    | { $case: "serverJson"; value: string }
+    | { $case: "end"; value: SignalEnd }
+    | undefined;
+}
+
+/** Who a relayed participant is, as its module established from its ticket. */
+export interface SignalSeat {
+  meetingId: string;
+  participantId: string;
+  displayName: string;
+  /** The meeting's host or an admin of its account (the ZCP marked the ticket). */
+  isHost: boolean;
+  /** Module id of the participant's module. */
+  serverId: string;
+  /**
+   * What the participant's module knows of the meeting (from its ZCP), used
+   * when the top's room opens with this seat and the top knows nothing.
+   */
+  topic: string;
+  e2ee: boolean;
+}
+
+export interface SignalEnd {
+  /** WebSocket close code for the participant's socket (from the top), or 0. */
+  code: number;
+  /** From the top: the close reason. From the module: "left" or "disconnected". */
+  reason: string;
+}
+
 export interface OpenLinkRequest {
   meetingId: string;
   /**
@@ -359,6 +392,423 @@ export interface StreamBound {
   /** RTP SSRC of its packets on the link (of the primary encoding). */
   ssrc: number;
 }
+
+function createBaseSignalRelay(): SignalRelay {
+  return { kind: undefined };
+}
+
+export const SignalRelay: MessageFns<SignalRelay> = {
+  encode(message: SignalRelay, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "seat":
+        SignalSeat.encode(message.kind.value, writer.uint32(10).fork()).join();
+        break;
+      case "clientJson":
+        writer.uint32(18).string(message.kind.value);
+        break;
+      case "serverJson":
+        writer.uint32(26).string(message.kind.value);
+        break;
+      case "end":
+        SignalEnd.encode(message.kind.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalRelay {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalRelay();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "seat", value: SignalSeat.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "clientJson", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "serverJson", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "end", value: SignalEnd.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignalRelay {
+    return {
+      kind: isSet(object.seat)
+        ? { $case: "seat", value: SignalSeat.fromJSON(object.seat) }
+        : isSet(object.clientJson)
+        ? { $case: "clientJson", value: globalThis.String(object.clientJson) }
+        : isSet(object.client_json)
+        ? { $case: "clientJson", value: globalThis.String(object.client_json) }
+        : isSet(object.serverJson)
+        ? { $case: "serverJson", value: globalThis.String(object.serverJson) }
+        : isSet(object.server_json)
+        ? { $case: "serverJson", value: globalThis.String(object.server_json) }
+        : isSet(object.end)
+        ? { $case: "end", value: SignalEnd.fromJSON(object.end) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: SignalRelay): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "seat") {
+      obj.seat = SignalSeat.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "clientJson") {
+      obj.clientJson = message.kind.value;
+    } else if (message.kind?.$case === "serverJson") {
+      obj.serverJson = message.kind.value;
+    } else if (message.kind?.$case === "end") {
+      obj.end = SignalEnd.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignalRelay>): SignalRelay {
+    return SignalRelay.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignalRelay>): SignalRelay {
+    const message = createBaseSignalRelay();
+    switch (object.kind?.$case) {
+      case "seat": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "seat", value: SignalSeat.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "clientJson": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "clientJson", value: object.kind.value };
+        }
+        break;
+      }
+      case "serverJson": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "serverJson", value: object.kind.value };
+        }
+        break;
+      }
+      case "end": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "end", value: SignalEnd.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseSignalSeat(): SignalSeat {
+  return { meetingId: "", participantId: "", displayName: "", isHost: false, serverId: "", topic: "", e2ee: false };
+}
+
+export const SignalSeat: MessageFns<SignalSeat> = {
+  encode(message: SignalSeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meetingId !== "") {
+      writer.uint32(10).string(message.meetingId);
+    }
+    if (message.participantId !== "") {
+      writer.uint32(18).string(message.participantId);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.isHost !== false) {
+      writer.uint32(32).bool(message.isHost);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(42).string(message.serverId);
+    }
+    if (message.topic !== "") {
+      writer.uint32(50).string(message.topic);
+    }
+    if (message.e2ee !== false) {
+      writer.uint32(56).bool(message.e2ee);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalSeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalSeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meetingId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.isHost = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.e2ee = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignalSeat {
+    return {
+      meetingId: isSet(object.meetingId)
+        ? globalThis.String(object.meetingId)
+        : isSet(object.meeting_id)
+        ? globalThis.String(object.meeting_id)
+        : "",
+      participantId: isSet(object.participantId)
+        ? globalThis.String(object.participantId)
+        : isSet(object.participant_id)
+        ? globalThis.String(object.participant_id)
+        : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      isHost: isSet(object.isHost)
+        ? globalThis.Boolean(object.isHost)
+        : isSet(object.is_host)
+        ? globalThis.Boolean(object.is_host)
+        : false,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      e2ee: isSet(object.e2ee) ? globalThis.Boolean(object.e2ee) : false,
+    };
+  },
+
+  toJSON(message: SignalSeat): unknown {
+    const obj: any = {};
+    if (message.meetingId !== "") {
+      obj.meetingId = message.meetingId;
+    }
+    if (message.participantId !== "") {
+      obj.participantId = message.participantId;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.isHost !== false) {
+      obj.isHost = message.isHost;
+    }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.e2ee !== false) {
+      obj.e2ee = message.e2ee;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignalSeat>): SignalSeat {
+    return SignalSeat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignalSeat>): SignalSeat {
+    const message = createBaseSignalSeat();
+    message.meetingId = object.meetingId ?? "";
+    message.participantId = object.participantId ?? "";
+    message.displayName = object.displayName ?? "";
+    message.isHost = object.isHost ?? false;
+    message.serverId = object.serverId ?? "";
+    message.topic = object.topic ?? "";
+    message.e2ee = object.e2ee ?? false;
+    return message;
+  },
+};
+
+function createBaseSignalEnd(): SignalEnd {
+  return { code: 0, reason: "" };
+}
+
+export const SignalEnd: MessageFns<SignalEnd> = {
+  encode(message: SignalEnd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalEnd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalEnd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignalEnd {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SignalEnd): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignalEnd>): SignalEnd {
+    return SignalEnd.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignalEnd>): SignalEnd {
+    const message = createBaseSignalEnd();
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
 
 function createBaseOpenLinkRequest(): OpenLinkRequest {
   return { meetingId: "", linkId: "", originServerId: "", originZoneId: "", sdpOffer: "" };
@@ -2574,6 +3024,30 @@ export const CascadeService = {
     responseSerialize: (value: CascadeControl): Buffer => Buffer.from(CascadeControl.encode(value).finish()),
     responseDeserialize: (value: Buffer): CascadeControl => CascadeControl.decode(value),
   },
+  /**
+   * Meeting signaling of one participant of an internal-only meeting,
+   * relayed by the participant's module to the meeting's top, which holds
+   * the room (roster, chat, host actions, media key). One stream per
+   * participant session. The module's first message is `seat` (who the
+   * participant is: the module checked its join ticket); then `client_json`
+   * carries the participant's messages and `server_json` the room's, each one
+   * message of the meeting signaling protocol (docs/protocol.md) as JSON.
+   * `end` from the top: the room ended the seat (removed, replaced, meeting
+   * ended), the module closes the participant's socket with its code and
+   * reason. `end` from the module, or the stream ending: the participant left.
+   * Errors: CONFLICT (this server is not the meeting's top), INVALID_ARGUMENT
+   * (no seat first, or a malformed one). A room's refusal (a participant a
+   * host removed) comes as a fatal `error` in `server_json`, then `end`.
+   */
+  signal: {
+    path: "/meetedge.v1.Cascade/Signal" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: SignalRelay): Buffer => Buffer.from(SignalRelay.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignalRelay => SignalRelay.decode(value),
+    responseSerialize: (value: SignalRelay): Buffer => Buffer.from(SignalRelay.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignalRelay => SignalRelay.decode(value),
+  },
 } as const;
 
 export interface CascadeServer extends UntypedServiceImplementation {
@@ -2597,6 +3071,22 @@ export interface CascadeServer extends UntypedServiceImplementation {
    * be `attach`. When the stream ends, both sides close the link.
    */
   control: handleBidiStreamingCall<CascadeControl, CascadeControl>;
+  /**
+   * Meeting signaling of one participant of an internal-only meeting,
+   * relayed by the participant's module to the meeting's top, which holds
+   * the room (roster, chat, host actions, media key). One stream per
+   * participant session. The module's first message is `seat` (who the
+   * participant is: the module checked its join ticket); then `client_json`
+   * carries the participant's messages and `server_json` the room's, each one
+   * message of the meeting signaling protocol (docs/protocol.md) as JSON.
+   * `end` from the top: the room ended the seat (removed, replaced, meeting
+   * ended), the module closes the participant's socket with its code and
+   * reason. `end` from the module, or the stream ending: the participant left.
+   * Errors: CONFLICT (this server is not the meeting's top), INVALID_ARGUMENT
+   * (no seat first, or a malformed one). A room's refusal (a participant a
+   * host removed) comes as a fatal `error` in `server_json`, then `end`.
+   */
+  signal: handleBidiStreamingCall<SignalRelay, SignalRelay>;
 }
 
 export interface CascadeClient extends Client {
@@ -2650,6 +3140,24 @@ export interface CascadeClient extends Client {
   control(): ClientDuplexStream<CascadeControl, CascadeControl>;
   control(options: Partial<CallOptions>): ClientDuplexStream<CascadeControl, CascadeControl>;
   control(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<CascadeControl, CascadeControl>;
+  /**
+   * Meeting signaling of one participant of an internal-only meeting,
+   * relayed by the participant's module to the meeting's top, which holds
+   * the room (roster, chat, host actions, media key). One stream per
+   * participant session. The module's first message is `seat` (who the
+   * participant is: the module checked its join ticket); then `client_json`
+   * carries the participant's messages and `server_json` the room's, each one
+   * message of the meeting signaling protocol (docs/protocol.md) as JSON.
+   * `end` from the top: the room ended the seat (removed, replaced, meeting
+   * ended), the module closes the participant's socket with its code and
+   * reason. `end` from the module, or the stream ending: the participant left.
+   * Errors: CONFLICT (this server is not the meeting's top), INVALID_ARGUMENT
+   * (no seat first, or a malformed one). A room's refusal (a participant a
+   * host removed) comes as a fatal `error` in `server_json`, then `end`.
+   */
+  signal(): ClientDuplexStream<SignalRelay, SignalRelay>;
+  signal(options: Partial<CallOptions>): ClientDuplexStream<SignalRelay, SignalRelay>;
+  signal(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<SignalRelay, SignalRelay>;
 }
 
 export const CascadeClient = makeGenericClientConstructor(CascadeService, "meetedge.v1.Cascade") as unknown as {

@@ -252,6 +252,18 @@ export interface MeetingServerInfo {
    * account (and guests of this meeting) in it.
    */
   accountId: string;
+  /**
+   * User id of the meeting's host: a ZCP marks the host's join ticket, so the
+   * top module of an internal-only meeting (which holds its roster) knows who
+   * may mute everyone, remove someone or end the meeting. Admins of the
+   * account are hosts too (their access token says so).
+   */
+  hostUserId: string;
+  /**
+   * The meeting's topic, shown to participants by the module that holds an
+   * internal-only meeting's roster.
+   */
+  topic: string;
 }
 
 function createBaseMeetingServerInfo(): MeetingServerInfo {
@@ -264,6 +276,8 @@ function createBaseMeetingServerInfo(): MeetingServerInfo {
     cloudMmrAddress: "",
     cloudSignalingUrl: "",
     accountId: "",
+    hostUserId: "",
+    topic: "",
   };
 }
 
@@ -292,6 +306,12 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     }
     if (message.accountId !== "") {
       writer.uint32(66).string(message.accountId);
+    }
+    if (message.hostUserId !== "") {
+      writer.uint32(74).string(message.hostUserId);
+    }
+    if (message.topic !== "") {
+      writer.uint32(82).string(message.topic);
     }
     return writer;
   },
@@ -373,6 +393,22 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
             message.accountId = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.hostUserId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -419,6 +455,12 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
         : isSet(object.account_id)
         ? globalThis.String(object.account_id)
         : "",
+      hostUserId: isSet(object.hostUserId)
+        ? globalThis.String(object.hostUserId)
+        : isSet(object.host_user_id)
+        ? globalThis.String(object.host_user_id)
+        : "",
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
     };
   },
 
@@ -448,6 +490,12 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     if (message.accountId !== "") {
       obj.accountId = message.accountId;
     }
+    if (message.hostUserId !== "") {
+      obj.hostUserId = message.hostUserId;
+    }
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
     return obj;
   },
 
@@ -464,6 +512,8 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     message.cloudMmrAddress = object.cloudMmrAddress ?? "";
     message.cloudSignalingUrl = object.cloudSignalingUrl ?? "";
     message.accountId = object.accountId ?? "";
+    message.hostUserId = object.hostUserId ?? "";
+    message.topic = object.topic ?? "";
     return message;
   },
 };

@@ -1,5 +1,6 @@
 /**
- * One participant's WebSocket on the cloud meeting server: the door of the
+ * One participant's WebSocket of the meeting signaling (on the cloud meeting
+ * server, or on a module for an internal-only meeting): the door of the
  * meeting signaling (docs/protocol.md, "Meeting signaling"). Frames are
  * decoded and validated (libs/signaling) and handled one at a time, in
  * order. The first must be `hello` within the hello timeout; until a valid
@@ -8,9 +9,16 @@
  * interval finds connections that died without a word.
  */
 import { MeetedgeError, toErrorBody } from '@meetedge/core';
-import type { Logger } from '@meetedge/service-kit';
 import { decodeMeetingClientMessage, encodeMeetingServerMessage, type MeetingClientMessage, type MeetingServerMessage } from '@meetedge/signaling';
-import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY, type Room, type Seat } from './room';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY, type Seat, type SignalRoom } from './room';
+
+/** The slice of a pino logger a session writes to (this library does no I/O of its own). */
+export interface SessionLogger {
+  info(obj: object, msg?: string): void;
+  info(msg: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): SessionLogger;
+}
 
 /** The slice of a `ws` WebSocket a session uses. */
 export interface SignalSocket {
@@ -28,7 +36,7 @@ export interface SignalSocket {
 export interface Admission {
   readonly participantId: string;
   /** Seats `seat` in the meeting's room, opening the room if need be (the room sends `welcome`). */
-  seat(seat: Seat): Room;
+  seat(seat: Seat): SignalRoom;
 }
 
 /** What a session needs of the server. */
@@ -48,7 +56,7 @@ const OPEN = 1;
 
 export class SignalSession implements Seat {
   private state: 'awaiting-hello' | 'admitting' | 'joined' | 'closed' = 'awaiting-hello';
-  private room: Room | undefined;
+  private room: SignalRoom | undefined;
   private participantId = '';
   /** Frames are handled one after the other: a chat sent right after hello waits for the welcome. */
   private queue: Promise<void> = Promise.resolve();
@@ -62,7 +70,7 @@ export class SignalSession implements Seat {
     private readonly host: SessionHost,
     private readonly socket: SignalSocket,
     timers: SessionTimers,
-    private logger: Logger,
+    private logger: SessionLogger,
   ) {
     this.helloTimer = setTimeout(() => {
       if (this.state === 'awaiting-hello') this.fail(new MeetedgeError('UNAUTHENTICATED', 'no hello with an access token within the hello timeout'));

@@ -1,16 +1,16 @@
 /**
- * One meeting's room on the cloud meeting server: its roster, its media key,
- * and who hears what. It knows no sockets: each participant is a `Seat`
- * (a session that can be sent messages and ended), so the rules are tested
- * without a network (room.spec.ts).
+ * One meeting's room: its roster, its media key, and who hears what. The
+ * cloud meeting server holds the rooms of cloud-hybrid meetings; the top
+ * module of an internal-only meeting holds its room, and the meeting's other
+ * modules relay their participants' sessions to it. It knows no sockets: each
+ * participant is a `Seat` (a session that can be sent messages and ended),
+ * so the rules are tested without a network (room.spec.ts).
  *
- * The room lives in this process's memory, from its first participant until
- * its last leaves or a host ends it; several dashboard processes would each
- * hold their own room for the same meeting (docs/control-plane.md, "The
- * meeting server": a shared bus is later work).
+ * The room lives in its holder's memory, from its first participant until
+ * its last leaves or a host ends it.
  */
 import { randomBytes } from 'node:crypto';
-import { MeetedgeError, type MeetingId } from '@meetedge/core';
+import { MeetedgeError, type MeetingId, type MeetingMode } from '@meetedge/core';
 import type {
   LeaveReason,
   MediaAttachment,
@@ -28,11 +28,25 @@ export interface Seat {
   end(code: number, reason: string): void;
 }
 
-/** The meeting as the room shows it (read from the directory at each hello). */
+/** The meeting as the room shows it (read from the directory, or the ZCP's meeting info, at each hello). */
 export interface RoomMeeting {
   readonly id: MeetingId;
   readonly topic: string;
   readonly e2ee: boolean;
+  /** Default cloud-hybrid (the cloud meeting server's rooms). */
+  readonly mode?: MeetingMode;
+}
+
+/**
+ * What a participant's session talks to: a room in this process, or (on a
+ * module that is not the top of an internal-only meeting) a relay to the
+ * top's room. A refusal of `handle` is thrown (a local room) or comes back as
+ * an `error` message (a relay).
+ */
+export interface SignalRoom {
+  readonly id: MeetingId;
+  handle(participantId: string, message: RoomMessage): void;
+  leave(participantId: string, seat: Seat, reason: Exclude<LeaveReason, 'removed'>): void;
 }
 
 /** Who a session is, once its token and the meeting checked out. */
@@ -58,7 +72,7 @@ interface Occupant {
   seat: Seat;
 }
 
-export class Room {
+export class Room implements SignalRoom {
   private readonly occupants = new Map<string, Occupant>();
   /** Participants a host removed: they may not come back while the room lives. */
   private readonly removed = new Set<string>();
@@ -113,7 +127,7 @@ export class Room {
   join(identity: Identity, seat: Seat, meeting: RoomMeeting): void {
     this.admit(identity.participantId);
     // Topic edits since the room opened show to newcomers; E2EE is fixed for the room's life (its key exists or not).
-    this.meeting = { ...meeting, e2ee: this.meeting.e2ee };
+    this.meeting = { ...meeting, e2ee: this.meeting.e2ee, mode: this.meeting.mode };
     const entry: RosterEntry = {
       participantId: identity.participantId,
       displayName: identity.displayName,
@@ -134,7 +148,7 @@ export class Room {
     seat.send({
       type: 'welcome',
       participantId: identity.participantId,
-      meeting: { id: this.meeting.id, topic: this.meeting.topic, mode: 'cloud-hybrid', e2ee: this.meeting.e2ee },
+      meeting: { id: this.meeting.id, topic: this.meeting.topic, mode: this.meeting.mode ?? 'cloud-hybrid', e2ee: this.meeting.e2ee },
       roster: this.roster(),
       ...(this.mediaKey ? { mediaKey: { ...this.mediaKey } } : {}),
       you: { isHost: identity.isHost },
