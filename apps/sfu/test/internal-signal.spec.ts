@@ -69,6 +69,8 @@ interface TicketFor {
   participant: string;
   isHost?: boolean;
   mode?: MeetingMode;
+  /** Default 60 s. */
+  expiresInMs?: number;
 }
 
 function ticket(t: TicketFor): string {
@@ -83,7 +85,7 @@ function ticket(t: TicketFor): string {
       mode: t.mode ?? 'internal-only',
       displayName: `Dr ${t.participant}`,
       issuedAt: now,
-      expiresAt: now + 60_000,
+      expiresAt: now + (t.expiresInMs ?? 60_000),
       ...(t.isHost ? { isHost: true } : {}),
     },
     keys.privateKey,
@@ -217,6 +219,23 @@ it('refuses a ticket for another module, another meeting or a cloud-hybrid meeti
   expect(hybrid).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/cloud-hybrid: its signaling runs on the cloud meeting server/) });
   const garbage = await refusal(MeetingSignalClient.connect({ url: signalUrl('sfu-a', 'm-x'), token: 'not-a-ticket' }));
   expect(garbage).toMatchObject({ code: 'UNAUTHENTICATED' });
+});
+
+it('an expired ticket reopens the signaling only beside the live media session it admitted', async () => {
+  const meetingId = 'm-expiry';
+  const t = { moduleId: 'sfu-a', meetingId, participant: 'frank', expiresInMs: 1500 };
+  const frankTicket = ticket(t);
+  const media = await MediaClient.join({ url: `${mod('sfu-a').url}/v1/media`, ticket: frankTicket });
+  clients.push(media);
+  const other = ticket({ ...t, participant: 'gina' });
+  await waitFor(() => Date.now() > JSON.parse(Buffer.from(frankTicket.split('.')[0] as string, 'base64url').toString()).expiresAt, { timeoutMs: 5000, description: 'tickets expired' });
+  // Frank is here with that ticket: his signaling may reconnect with it (e.g. after the meeting's top changed).
+  const frank = await MeetingSignalClient.connect({ url: signalUrl('sfu-a', meetingId), token: frankTicket });
+  clients.push(frank);
+  expect(frank.participantId).toBe('frank');
+  // Gina never came with hers.
+  expect(await refusal(MeetingSignalClient.connect({ url: signalUrl('sfu-a', meetingId), token: other }))).toMatchObject({ code: 'UNAUTHENTICATED', message: 'join ticket has expired' });
+  await Promise.all([frank.leave(), media.leave()]);
 });
 
 it("the top's relay door: seat first, only on the top, and every relayed message validated again", async () => {

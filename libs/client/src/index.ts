@@ -8,4 +8,5 @@ export { MediaClient, type MediaClientEvents, type MediaClientOptions, type Publ
 export { MeetingSignalClient, type MeetingSignalClientOptions } from './node/meeting-signal-client';
 export { type MeetingInfo, type MeetingSignalEvents } from './meeting-signal';
 export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from './zone-probe';
-export { assignInZone, joinMeeting, moduleSignalingUrl, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from './join';
+export { StayingMeeting, isServerFailure, type MoveEvent, type StayOptions, type StayableMedia, type StayableSignal, type StayingEvents } from './failover';
+export { MEDIA_AT_MODULE, MEDIA_IN_CLOUD, assignInZone, joinMeeting, moduleSignalingUrl, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from './join';

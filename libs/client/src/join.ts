@@ -52,8 +52,15 @@ export interface JoinMeetingOptions<Media, Signal> {
   probeSamples?: number;
 }
 
+/** What the user is told of where media is attached. */
+export const MEDIA_AT_MODULE = 'Your media is attached to a data center controlled by your account owner.';
+export const MEDIA_IN_CLOUD = 'Your media is attached to the cloud.';
+
 export interface JoinedMeeting<Media, Signal> {
   meeting: JoinAnswer;
+  /** The participant's access token (a failover asks the ZCPs again with it). */
+  accessToken: string;
+  quality: Quality;
   assignment: Assignment;
   media: Media;
   /** The meeting signaling: the cloud meeting server's (cloud-hybrid) or the module's (internal-only). */
@@ -63,6 +70,8 @@ export interface JoinedMeeting<Media, Signal> {
   status: string;
   /** The zones in the order they were tried (nearest first). */
   zoneOrder: string[];
+  /** The zones with their ZCPs, nearest first (fastest ZCP first inside each). */
+  zones: { zoneId: string; zcpUrls: string[] }[];
 }
 
 /**
@@ -98,7 +107,7 @@ async function call<T>(doFetch: typeof fetch, url: string, init: { method: 'POST
 export async function assignInZone(
   zcpUrls: readonly string[],
   accessToken: string,
-  request: { meetingId: string; quality: Quality },
+  request: { meetingId: string; quality: Quality; excludeModuleIds?: readonly string[] },
   doFetch: typeof fetch = fetch,
 ): Promise<Assignment> {
   let lastError: unknown = new MeetedgeError('UNAVAILABLE', 'the zone has no ZCP');
@@ -151,11 +160,14 @@ export async function joinMeeting<Media, Signal>(options: JoinMeetingOptions<Med
   signal?.attachMedia(attachedTo === 'cloud' ? { kind: 'cloud' } : { kind: 'module', moduleId: assignment.moduleId });
   return {
     meeting,
+    accessToken,
+    quality,
     assignment,
     media,
     signal,
     attachedTo,
-    status: attachedTo === 'module' ? 'Your media is attached to a data center controlled by your account owner.' : 'Your media is attached to the cloud.',
+    status: attachedTo === 'module' ? MEDIA_AT_MODULE : MEDIA_IN_CLOUD,
     zoneOrder: ranked.map((z) => z.zoneId),
+    zones: ranked.map((z) => ({ zoneId: z.zoneId, zcpUrls: [...z.zcpUrls] })),
   };
 }

@@ -108,6 +108,12 @@ export class MediaSession<Publication extends { source: TrackSource }, Remote ex
     socket.addEventListener('close', ({ code, reason }) => this.onClose(code, reason));
     // A socket error ends in 'close' (handled); ws throws an error nobody listens to.
     socket.addEventListener('error', () => undefined);
+    // Media that failed ends the session as a dropped module does (code 1006): nothing flows any more.
+    peer.onConnectionStateChange((state) => {
+      if (state !== 'failed' || this.closed) return;
+      dropSocket(socket);
+      this.onClose(1006, 'media connection failed');
+    });
   }
 
   /**

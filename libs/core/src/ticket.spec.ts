@@ -47,6 +47,9 @@ describe('join tickets', () => {
   it('is refused once expired', () => {
     const ticket = signTicket(claims, keys.privateKey);
     expect(refusal(() => verifyTicket(ticket, keys.publicKey, { ...at, nowMs: claims.expiresAt }))).toBe('join ticket has expired');
+    // A caller that checks the holder itself may take it still; the signature and module checks stay.
+    expect(verifyTicket(ticket, keys.publicKey, { ...at, nowMs: claims.expiresAt, ignoreExpiry: true })).toEqual(claims);
+    expect(refusal(() => verifyTicket(ticket, keys.publicKey, { moduleId: ModuleId('sfu-2'), nowMs: claims.expiresAt, ignoreExpiry: true }))).toMatch(/not sfu-2/);
   });
 
   it('is refused by another module', () => {

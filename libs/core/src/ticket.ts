@@ -57,6 +57,12 @@ export interface VerifyTicketOptions {
   readonly moduleId: ModuleId;
   /** Current time, ms since the epoch. */
   readonly nowMs: number;
+  /**
+   * Accept an expired ticket (the caller then checks it is held by a
+   * participant already admitted with it, e.g. signaling that reconnects
+   * beside a live media session). Default false.
+   */
+  readonly ignoreExpiry?: boolean;
 }
 
 /**
@@ -80,7 +86,7 @@ export function verifyTicket(ticket: unknown, publicKey: KeyObject, options: Ver
   if (!valid) throw refuse('has an invalid signature');
   const claims = parseClaims(body);
   if (claims.moduleId !== options.moduleId) throw refuse(`is for module ${claims.moduleId}, not ${options.moduleId}`);
-  if (options.nowMs >= claims.expiresAt) throw refuse('has expired');
+  if (options.nowMs >= claims.expiresAt && options.ignoreExpiry !== true) throw refuse('has expired');
   return claims;
 }
 

@@ -154,6 +154,11 @@ export class MediaServer {
     if (previous && previous !== session) await previous.replaced();
   }
 
+  /** Whether a participant holds its place here with this ticket (its admission's reservation id). */
+  isAdmittedWith(meetingId: MeetingId, participantId: ParticipantId, reservationId: ReservationId): boolean {
+    return this.admissions.get(holderOf(meetingId, participantId))?.reservationId === reservationId;
+  }
+
   /** Whether a participant (`meetingId/participantId`) has a joined session here. */
   isJoined(holder: string): boolean {
     return this.joined.has(holder);

@@ -105,7 +105,12 @@ export class ModuleSignal {
   private async admit(rawMeetingId: string, ticket: string): Promise<Admission & { letGo: () => void }> {
     if (this.closed) throw new MeetedgeError('UNAVAILABLE', 'this module is shutting down; connect again');
     const meetingId = MeetingId(rawMeetingId);
-    const claims = verifyTicket(ticket, this.options.ticketKey, { moduleId: this.options.moduleId, nowMs: this.options.now() });
+    const nowMs = this.options.now();
+    const claims = verifyTicket(ticket, this.options.ticketKey, { moduleId: this.options.moduleId, nowMs, ignoreExpiry: true });
+    // A ticket bounds when a participant may first come; signaling that reconnects beside its live media session may use it later.
+    if (nowMs >= claims.expiresAt && !this.options.media.isAdmittedWith(claims.meetingId, claims.participantId, claims.ticketId)) {
+      throw new MeetedgeError('UNAUTHENTICATED', 'join ticket has expired');
+    }
     if (claims.meetingId !== meetingId) throw new MeetedgeError('FORBIDDEN', `this join ticket is for meeting ${claims.meetingId}, not ${meetingId}`);
     if (claims.mode !== 'internal-only') {
       throw new MeetedgeError('FORBIDDEN', `meeting ${meetingId} is cloud-hybrid: its signaling runs on the cloud meeting server, not on a module`);

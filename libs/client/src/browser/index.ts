@@ -10,4 +10,5 @@ export { MeetingSignalClient, type MeetingSignalClientOptions } from './meeting-
 export { type MeetingInfo, type MeetingSignalEvents } from '../meeting-signal';
 export { MeetedgeError } from '@meetedge/core';
 export { median, probeZones, rankZones, type ProbeOptions, type ZoneRtt, type ZoneToProbe } from '../zone-probe';
-export { joinMeeting, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from '../join';
+export { MEDIA_AT_MODULE, MEDIA_IN_CLOUD, joinMeeting, moduleSignalingUrl, type Assignment, type JoinAnswer, type JoinMeetingOptions, type JoinedMeeting } from '../join';
+export { StayingMeeting, isServerFailure, type MoveEvent, type StayOptions, type StayingEvents } from '../failover';

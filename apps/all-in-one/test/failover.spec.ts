@@ -1,0 +1,225 @@
+/**
+ * Failover when a module dies (issue [6], docs/failover.md), every service
+ * its own process on a real Redis: the control plane, two ZCPs of zone "hq",
+ * four edge modules of 2 units each (two SD participants: so a meeting of
+ * four spreads over two modules, and a zone fills up), and the cloud MMR.
+ * Participants are SDK clients in this process: `joinMeeting` (sign-in,
+ * join, zone probe, a ZCP, media, signaling) kept by a `StayingMeeting`.
+ * Modules are killed with SIGKILL. Every participant sends stamped audio
+ * every 20 ms; after each failure the test waits until every participant
+ * hears every other again, and reports the media gap per pair (last packet
+ * before the kill, first after) on stderr as JSON.
+ *
+ * 1. Internal-only, a module that is not the top dies: its participants move
+ *    to a module with room, which links east-west to the top; the meeting's
+ *    roster (held by the top) has everyone again.
+ * 2. Cloud-hybrid, the module dies: its participants move to another module
+ *    of the zone; the cloud meeting server's roster says where.
+ * 3. Cloud-hybrid, the module dies and the zone has no room left: the cloud
+ *    MMR takes them, as the last resort.
+ */
+import { joinMeeting, MediaClient, MeetingSignalClient, StayingMeeting, type MoveEvent } from '@meetedge/client';
+import { MeetingId, ModuleId } from '@meetedge/core';
+import { waitFor } from '@meetedge/test-kit';
+import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
+import { startDeployment, type Deployment } from './support/deployment';
+import { kill } from './support/processes';
+
+jest.setTimeout(240_000);
+
+const MODULES = ['sfu-1', 'sfu-2', 'sfu-3', 'sfu-4'];
+const PASSWORD = 'correct horse battery';
+let d: Deployment;
+
+interface Participant {
+  readonly name: string;
+  readonly staying: StayingMeeting<MediaClient, MeetingSignalClient>;
+  /** Arrival times (ms) of each other participant's packets, by sender name. */
+  readonly heard: Map<string, number[]>;
+  readonly moves: MoveEvent[];
+  stop(): void;
+}
+const participants: Participant[] = [];
+
+beforeAll(async () => {
+  d = await startDeployment({ modules: MODULES, capacityUnits: 2 });
+});
+
+afterAll(async () => {
+  for (const p of participants) p.stop();
+  await Promise.all(participants.map((p) => p.staying.leave()));
+  await d?.close();
+});
+
+async function addUser(name: string): Promise<string> {
+  const email = `${name}@acme.example`;
+  await d.api('POST', '/v1/users', { email, displayName: name, password: PASSWORD });
+  return email;
+}
+
+const opus = (seq: number, payload: Buffer) => new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: seq * 960, ssrc: 7 }), payload);
+
+/** Joins with the SDK and keeps the participant in the meeting; it sends `name:seq` every 20 ms and records what it hears. */
+async function participant(name: string, meetingId: string): Promise<Participant> {
+  const email = await addUser(name);
+  const mic = new MediaStreamTrack({ kind: 'audio' });
+  const heard = new Map<string, number[]>();
+  const listening = new WeakSet<object>();
+  let media: MediaClient | undefined;
+  const setUp = async (m: MediaClient) => {
+    media = m;
+    await m.publish([{ source: 'microphone', track: mic }]);
+    await m.receive();
+  };
+  const open = {
+    openMedia: (url: string, ticket: string) => MediaClient.join({ url, ticket }),
+    openSignal: (url: string, token: string) => MeetingSignalClient.connect({ url, token }),
+  };
+  const joined = await joinMeeting({ controlPlaneUrl: d.dashboardUrl, email, password: PASSWORD, meetingId, probeSamples: 1, ...open });
+  await setUp(joined.media);
+  const staying = new StayingMeeting(joined, { ...open, setUp });
+  const moves: MoveEvent[] = [];
+  staying.on('moved', (move) => moves.push(move));
+  let seq = 0;
+  const timer = setInterval(() => {
+    // Listen on every receive slot of the current session (slots come with renegotiations).
+    for (const slot of media?.remote.values() ?? []) {
+      if (listening.has(slot)) continue;
+      listening.add(slot);
+      slot.onRtp((packet) => {
+        const from = packet.payload.toString('utf8').split(':')[0] ?? '';
+        const list = heard.get(from) ?? [];
+        list.push(Date.now());
+        heard.set(from, list);
+      });
+    }
+    mic.writeRtp(opus(seq, Buffer.from(`${name}:${seq++}:${'x'.repeat(60)}`)));
+  }, 20);
+  const p = { name, staying, heard, moves, stop: () => clearInterval(timer) };
+  participants.push(p);
+  return p;
+}
+
+/** Waits until each of `group` hears each other member after `sinceMs`. */
+async function everyoneHearsEveryone(group: readonly Participant[], sinceMs: number, what: string): Promise<void> {
+  await waitFor(
+    () =>
+      group.every((listener) =>
+        group.every((speaker) => speaker === listener || (listener.heard.get(speaker.name) ?? []).some((t) => t > sinceMs)),
+      ),
+    {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      description: `${what}: ${group
+        .flatMap((l) => group.filter((s) => s !== l && !(l.heard.get(s.name) ?? []).some((t) => t > sinceMs)).map((s) => `${l.name}<-${s.name}`))
+        .join(' ')}`,
+    },
+  );
+}
+
+/** Per pair: last packet before the kill to first after it, ms. */
+function gaps(group: readonly Participant[], killedAt: number): { pair: string; gapMs: number }[] {
+  return group.flatMap((listener) =>
+    group
+      .filter((speaker) => speaker !== listener)
+      .map((speaker) => {
+        const times = listener.heard.get(speaker.name) ?? [];
+        const before = times.filter((t) => t <= killedAt).at(-1) ?? killedAt;
+        const after = times.find((t) => t > killedAt) ?? Number.NaN;
+        return { pair: `${speaker.name}->${listener.name}`, gapMs: after - before };
+      }),
+  );
+}
+
+/** Prints the gaps as one JSON line on stderr: all pairs, and the pairs a moved participant is in. */
+function report(name: string, measured: { pair: string; gapMs: number }[], moved: readonly Participant[]): void {
+  const summary = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+    return { pairs: sorted.length, p50: pct(0.5), p95: pct(0.95), max: sorted.at(-1) ?? Number.NaN };
+  };
+  const names = moved.map((p) => p.name);
+  const affected = measured.filter((g) => g.pair.split('->').some((n) => names.includes(n)));
+  const line = {
+    failover: name,
+    gapMs: { all: summary(measured.map((g) => g.gapMs)), affected: summary(affected.map((g) => g.gapMs)) },
+    moveMs: moved.flatMap((p) => p.moves.map((m) => m.tookMs)),
+    measured,
+  };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+}
+
+async function meeting(mode: 'internal-only' | 'cloud-hybrid', topic: string): Promise<string> {
+  return (await d.api<{ id: string }>('POST', '/v1/meetings', { topic, mode })).id;
+}
+
+const moduleOf = (p: Participant) => p.staying.assignment.moduleId;
+
+/** SIGKILL: the module gets no chance to say goodbye. Returns when it is dead. */
+async function killModule(id: string): Promise<number> {
+  const victim = d.modules.get(id);
+  if (!victim) throw new Error(`no module ${id}`);
+  await kill(victim);
+  return Date.now();
+}
+
+it('internal-only: when a module that is not the top dies, its participants move to one with room, which links to the top', async () => {
+  const m = await meeting('internal-only', 'Board');
+  const [a, b, c, e] = [await participant('alice', m), await participant('bob', m), await participant('carol', m), await participant('erin', m)];
+  const group = [a, b, c, e];
+  // Two units a module: the first two on the top, the next two on a second module.
+  const top = await d.state.getTop(MeetingId(m));
+  expect([moduleOf(a), moduleOf(b)]).toEqual([top, top]);
+  const second = moduleOf(c);
+  expect(moduleOf(e)).toBe(second);
+  expect(second).not.toBe(top);
+  await everyoneHearsEveryone(group, 0, 'before the failure');
+  await waitFor(() => a.staying.signal?.roster.size === 4, { description: 'one roster of four on the top' });
+
+  const killedAt = await killModule(second);
+  await everyoneHearsEveryone(group, killedAt, 'after the failure');
+  // Carol and Erin are on a third module now, linked to the same top; the roster is whole again.
+  expect(c.moves).toEqual([expect.objectContaining({ from: second, attachedTo: 'module' })]);
+  expect(moduleOf(c)).toBe(moduleOf(e));
+  expect([top, second]).not.toContain(moduleOf(c));
+  expect(await d.state.getTop(MeetingId(m))).toBe(top);
+  await waitFor(() => c.staying.signal?.roster.size === 4 && a.staying.signal?.roster.size === 4, { description: 'the roster whole again' });
+  expect(a.moves).toEqual([]);
+  report('internal-only, a non-top module died', gaps(group, killedAt), [c, e]);
+  // The dead module is swept with what it held (3 s TTL).
+  await waitFor(async () => (await d.state.getModule(ModuleId(second))) === undefined, { timeoutMs: 10_000, description: 'dead module swept' });
+  await d.startModule(second);
+});
+
+it('cloud-hybrid: when the module dies, its participants move to another module; when none has room, to the cloud MMR', async () => {
+  const m = await meeting('cloud-hybrid', 'All hands');
+  const [f, g] = [await participant('frank', m), await participant('gina', m)];
+  const group = [f, g];
+  const first = moduleOf(f);
+  expect(moduleOf(g)).toBe(first);
+  await everyoneHearsEveryone(group, 0, 'before the failure');
+  await waitFor(() => f.staying.signal?.roster.size === 2, { description: 'both in the cloud roster' });
+
+  // The module dies; the zone has one module with room left: both go there.
+  const killedAt = await killModule(first);
+  await everyoneHearsEveryone(group, killedAt, 'after the first failure');
+  const next = moduleOf(f);
+  expect([next, moduleOf(g)]).toEqual([next, next]);
+  expect(next).not.toBe(first);
+  expect(f.moves).toEqual([expect.objectContaining({ from: first, to: next, attachedTo: 'module' })]);
+  // The cloud meeting server's roster follows.
+  const where = (p: Participant, who: string) => p.staying.signal?.roster.get(who)?.media;
+  await waitFor(() => where(g, f.staying.media.participantId) !== undefined && JSON.stringify(where(g, f.staying.media.participantId)) === JSON.stringify({ kind: 'module', moduleId: next }), {
+    description: 'roster shows the new module',
+  });
+  report('cloud-hybrid, the module died', gaps(group, killedAt), group);
+
+  // That one dies too, and every module left is full: the cloud MMR takes them.
+  const again = await killModule(next);
+  await everyoneHearsEveryone(group, again, 'after the second failure');
+  expect([f.staying.attachedTo, g.staying.attachedTo]).toEqual(['cloud', 'cloud']);
+  expect(f.staying.status).toBe('Your media is attached to the cloud.');
+  expect(moduleOf(f)).toBe('cloud-mmr-1');
+  await waitFor(() => JSON.stringify(where(f, g.staying.media.participantId)) === JSON.stringify({ kind: 'cloud' }), { description: 'roster shows the cloud' });
+  report('cloud-hybrid, the module died, the zone full', gaps(group, again), group);
+});
