@@ -9,9 +9,13 @@
  *   node --import tsx tools/bench/src/main.ts --scenario placement [--joins 1000] [--rounds 3]
  *     [--concurrency 1,8,32,128] [--meetings 40] [--modules 3] [--capacity 400]
  *     [--warmup 200] [--max-minutes 5] [--out FILE]
+ *   node --import tsx tools/bench/src/main.ts --scenario hybrid [--meetings 25] [--inside 3] [--guests 1]
+ *     [--modules 2] [--workers 3] [--audio-pps 50] [--audio-bytes 160] [--video-pps 10] [--video-bytes 400]
+ *     [--seconds 20] [--max-minutes 10] [--out FILE]
  *
  * Scenario (b), the module's rated load, is described in scenario-b.ts; the
- * placement scenario (joins through two ZCPs, issue [4]) in placement.ts.
+ * placement scenario (joins through two ZCPs, issue [4]) in placement.ts; the
+ * hybrid scenario (the seeds' cascade example, issue [5]) in hybrid.ts.
  *
  * Scenario (a): one publisher → N subscribers. For each N, the forwarder
  * under test runs in its own process (meetedge's module, then the plain
@@ -32,6 +36,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { WORKSPACE_ROOT, cpuSecondsOf, killChildren, rssMibOf, sleep } from './proc';
 import { LatencyHistogram, cpuSecondsPer1000, efficiencyRatio, lossPercent, pastKnee, round } from './stats';
+import { parseHybridArgs, runHybrid } from './hybrid';
 import { parsePlacementArgs, runPlacement } from './placement';
 import { runScenarioB, type ScenarioBOptions } from './scenario-b';
 import { startMeetedge, startPlain, type Publisher, type Target, type TargetName } from './targets';
@@ -55,7 +60,7 @@ function parseArgs(argv: readonly string[]): Options {
   const list = (value: string | undefined, fallback: number[]) => (value ? value.split(',').map((v) => Number(v.trim())) : fallback);
   const quick = argv.includes('--quick');
   const scenario = get('--scenario') ?? 'a';
-  if (scenario !== 'a') throw new Error(`unknown scenario ${scenario}: a, b or placement`);
+  if (scenario !== 'a') throw new Error(`unknown scenario ${scenario}: a, b, placement or hybrid`);
   const only = get('--only');
   if (only !== undefined && only !== 'meetedge' && only !== 'plain') throw new Error('--only takes meetedge or plain');
   const options: Options = {
@@ -389,16 +394,19 @@ function parseScenarioB(argv: readonly string[]): ScenarioBOptions & { maxMinute
   return options;
 }
 
-/** Placement through two ZCPs (placement.ts); the report also goes to --out (default tmp/bench/placement.json under nx). */
-async function mainPlacement(argv: readonly string[]): Promise<void> {
-  const options = parsePlacementArgs(argv);
+/**
+ * A scenario whose report has checks (placement.ts, hybrid.ts): ended after
+ * --max-minutes, the report also written to --out (under nx,
+ * tmp/bench/<scenario>.json), exit code 1 when a check failed.
+ */
+async function mainChecked(options: { maxMinutes: number; out: string | undefined }, run: () => Promise<Record<string, unknown>>): Promise<void> {
   setTimeout(() => {
     log(`--max-minutes ${options.maxMinutes} reached; stopping`);
     killChildren();
     process.exit(3);
   }, options.maxMinutes * 60_000).unref();
   const startedAt = new Date().toISOString();
-  const result = await runPlacement({ ...options, log });
+  const result = await run();
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
   const json = `${JSON.stringify({ bench: 'meetedge', startedAt, finishedAt: new Date().toISOString(), machine, ...result }, null, 2)}\n`;
   process.stdout.write(json);
@@ -414,7 +422,14 @@ async function mainPlacement(argv: readonly string[]): Promise<void> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const scenarioArg = argv.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length) ?? (argv.includes('--scenario') ? argv[argv.indexOf('--scenario') + 1] : undefined);
-  if (scenarioArg === 'placement') return mainPlacement(argv);
+  if (scenarioArg === 'placement') {
+    const options = parsePlacementArgs(argv);
+    return mainChecked(options, () => runPlacement({ ...options, log }));
+  }
+  if (scenarioArg === 'hybrid') {
+    const options = parseHybridArgs(argv);
+    return mainChecked(options, () => runHybrid({ ...options, log }));
+  }
   if (argv[argv.indexOf('--scenario') + 1] === 'b' && argv.includes('--scenario')) {
     const options = parseScenarioB(argv);
     setTimeout(() => {

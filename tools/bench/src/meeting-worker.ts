@@ -1,7 +1,10 @@
 /**
- * Scenario (b)'s client process: a share of the participants of many
- * meetings, each a libs/client MediaClient on its own werift connection.
- * Driven by the bench over the IPC channel (scenario-b.ts):
+ * The client process of scenario (b) and of the hybrid scenario: a share of
+ * the participants of many meetings, each a libs/client MediaClient on its
+ * own werift connection (to the setup's media URL, or its own: a module or
+ * the cloud MMR) and, when given, the cloud meeting server's signaling
+ * (MeetingSignalClient), told where its media is attached. Driven by the
+ * bench over the IPC channel (scenario-b.ts, hybrid.ts):
  *   setup     → join and publish (camera; microphone for the meeting's
  *               speakers) → joined
  *   subscribe → (once every process has joined) receive, keep the gallery's
@@ -13,8 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MediaClient } from '@meetedge/client';
-import type { TrackInfo } from '@meetedge/signaling';
+import { MediaClient, MeetingSignalClient } from '@meetedge/client';
+import type { MediaAttachment, TrackInfo } from '@meetedge/signaling';
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { buildPayload, readStamp } from './payload';
 import { loopbackPeer } from './peers';
@@ -30,12 +33,16 @@ export interface WorkerParticipant {
   speaker: boolean;
   /** Participant ids whose camera this one keeps in its gallery (the others are paused). */
   gallery: string[];
+  /** Where this participant's media session goes (its assignment's media URL); default the setup's URL. */
+  mediaUrl?: string;
+  /** The meeting signaling to keep beside the media (the cloud meeting server's), and where to say the media is attached. */
+  signal?: { url: string; token: string; where: MediaAttachment };
 }
 
 export type ToWorker =
   | { type: 'setup'; url: string; participants: WorkerParticipant[] }
   | { type: 'subscribe' }
-  | { type: 'send'; videoPps: number; videoPayloadBytes: number; audioPps: number }
+  | { type: 'send'; videoPps: number; videoPayloadBytes: number; audioPps: number; audioPayloadBytes?: number }
   | { type: 'window'; fromMs: number; toMs: number }
   | { type: 'report' }
   | { type: 'leave' };
@@ -54,6 +61,10 @@ export type FromWorker =
       expected: Record<string, string[]>;
       latency: HistogramSnapshot;
       duplicates: number;
+      /** Whose each track is that a participant of this process saw (its media server's view, relayed participants included). */
+      owners: Record<string, { participantId: string; kind: 'audio' | 'video' }>;
+      /** Participants with meeting signaling: the roster they see, and how many of it said where their media is attached. */
+      roster: Record<string, { size: number; attached: number }>;
     };
 
 /** Milliseconds comparable across the bench's processes (see sharedClockMs). */
@@ -75,6 +86,7 @@ interface Member {
   seen: Map<string, Set<number>>;
   /** The module ended the session (the member joins again before it subscribes). */
   ended: boolean;
+  signal: MeetingSignalClient | undefined;
 }
 
 const members: Member[] = [];
@@ -98,8 +110,8 @@ function inWindow(stampMs: number): boolean {
   return stampMs >= windowFrom && stampMs < windowTo;
 }
 
-async function join(url: string, spec: WorkerParticipant): Promise<Member> {
-  const client = await MediaClient.join({ url, ticket: spec.ticket, createPeer: loopbackPeer, timeoutMs: 60_000 });
+async function join(setupUrl: string, spec: WorkerParticipant): Promise<Member> {
+  const client = await MediaClient.join({ url: spec.mediaUrl ?? setupUrl, ticket: spec.ticket, createPeer: loopbackPeer, timeoutMs: 60_000 });
   client.on('closed', ({ code, reason }) => {
     if (!leaving) process.stderr.write(`[client ${spec.participantId}] session closed by the module: ${code} ${reason}\n`);
   });
@@ -124,6 +136,7 @@ async function join(url: string, spec: WorkerParticipant): Promise<Member> {
     audioSeq: 0,
     seen: new Map(),
     ended: false,
+    signal: undefined,
   };
   client.on('closed', () => {
     member.ended = true;
@@ -139,6 +152,16 @@ async function join(url: string, spec: WorkerParticipant): Promise<Member> {
   cameraSender?.onPictureLossIndication.subscribe(() => {
     member.keyframeDue = true;
   });
+  // As the SDK's joinMeeting: media first, then the meeting's signaling, told where the media went.
+  if (spec.signal) {
+    try {
+      member.signal = await MeetingSignalClient.connect({ url: spec.signal.url, token: spec.signal.token, timeoutMs: 30_000 });
+      member.signal.attachMedia(spec.signal.where);
+    } catch (err) {
+      await client.leave();
+      throw err;
+    }
+  }
   return member;
 }
 
@@ -202,12 +225,12 @@ function sendVideo(member: Member, payloadBytes: number): void {
   countSent(member.cameraTrackId, now);
 }
 
-function sendAudio(member: Member): void {
+function sendAudio(member: Member, payloadBytes: number): void {
   if (!member.mic || !member.micTrackId) return;
   const now = epochNow();
   const seq = member.audioSeq++;
   // Opus-sized, stamped like the video (the module never reads past the RTP header for audio).
-  const payload = buildPayload(120, false, now, seq, filler, seq * 37);
+  const payload = buildPayload(payloadBytes, false, now, seq, filler, seq * 37);
   const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0, ssrc: 2, marker: false });
   if (member.audioLevelId !== undefined) header.extensions = [{ id: member.audioLevelId, payload: Buffer.from([0x80 | 10]) }];
   member.mic.writeRtp(new RtpPacket(header, payload));
@@ -215,7 +238,7 @@ function sendAudio(member: Member): void {
 }
 
 /** Paces every member's video and audio on one 10 ms timer, phases spread so packets do not all leave at once. */
-function startSending(videoPps: number, audioPps: number, videoPayloadBytes: number): void {
+function startSending(videoPps: number, audioPps: number, videoPayloadBytes: number, audioPayloadBytes: number): void {
   // A new step's rates replace the last step's.
   if (sendTimer) clearInterval(sendTimer);
   const start = performance.now();
@@ -232,7 +255,7 @@ function startSending(videoPps: number, audioPps: number, videoPayloadBytes: num
       }
       const audioDue = Math.floor(elapsedS * audioPps + phase);
       while ((audioSent[i] as number) < audioDue) {
-        sendAudio(member);
+        sendAudio(member, audioPayloadBytes);
         audioSent[i] = (audioSent[i] as number) + 1;
       }
     });
@@ -242,7 +265,14 @@ function startSending(videoPps: number, audioPps: number, videoPayloadBytes: num
 function report(): FromWorker {
   const received: Record<string, Record<string, number>> = {};
   const expected: Record<string, string[]> = {};
+  const owners: Record<string, { participantId: string; kind: 'audio' | 'video' }> = {};
+  const roster: Record<string, { size: number; attached: number }> = {};
   for (const member of members) {
+    for (const t of member.client.tracks.values()) owners[t.trackId] = { participantId: t.participantId, kind: t.kind };
+    if (member.signal) {
+      const entries = [...member.signal.roster.values()];
+      roster[member.spec.participantId] = { size: entries.length, attached: entries.filter((e) => e.media !== null).length };
+    }
     const self = member.spec.participantId;
     received[self] = Object.fromEntries([...member.seen].map(([trackId, seqs]) => [trackId, seqs.size]));
     const gallery = new Set(member.spec.gallery);
@@ -250,7 +280,7 @@ function report(): FromWorker {
       .filter((t) => t.participantId !== self && (t.kind === 'audio' || gallery.has(t.participantId)))
       .map((t) => t.trackId);
   }
-  return { type: 'report', sent: Object.fromEntries(sent), received, expected, latency: latency.toJSON(), duplicates };
+  return { type: 'report', sent: Object.fromEntries(sent), received, expected, latency: latency.toJSON(), duplicates, owners, roster };
 }
 
 /** Joins again when a session fails during setup (as a real client would), a few times. */
@@ -278,6 +308,7 @@ async function subscribeWithRetry(i: number): Promise<void> {
       if (attempt >= 3) throw err;
       rejoins++;
       await member.client.leave();
+      await member.signal?.leave();
       members[i] = await joinWithRetry(url, member.spec);
     }
   }
@@ -303,6 +334,7 @@ async function handle(message: ToWorker): Promise<void> {
         const member = members[i] as Member;
         if (!member.ended) continue;
         rejoins++;
+        await member.signal?.leave();
         members[i] = await joinWithRetry(url, member.spec);
       }
       for (let i = 0; i < members.length; i += JOIN_BATCH) {
@@ -311,7 +343,7 @@ async function handle(message: ToWorker): Promise<void> {
       send({ type: 'ready', rejoins });
       break;
     case 'send':
-      startSending(message.videoPps, message.audioPps, message.videoPayloadBytes);
+      startSending(message.videoPps, message.audioPps, message.videoPayloadBytes, message.audioPayloadBytes ?? 120);
       break;
     case 'window':
       windowFrom = message.fromMs;
@@ -327,7 +359,7 @@ async function handle(message: ToWorker): Promise<void> {
     case 'leave':
       leaving = true;
       if (sendTimer) clearInterval(sendTimer);
-      await Promise.allSettled(members.map((m) => m.client.leave()));
+      await Promise.allSettled(members.flatMap((m) => [m.client.leave(), ...(m.signal ? [m.signal.leave()] : [])]));
       process.exit(0);
   }
 }

@@ -9,7 +9,8 @@
  *     (nx prints its own lines on stdout too: the JSON also goes to
  *     tmp/bench/placement.json)
  *
- * The deployment is the one of apps/all-in-one/test/zone-under-load.spec.ts:
+ * The deployment (deployment.ts, shared with the hybrid scenario) is the one
+ * of apps/all-in-one/test/zone-under-load.spec.ts:
  * a private redis-server (@meetedge/test-kit `startRedis`, a free port, never
  * 6379), the control plane (apps/dashboard, sign-up open), two ZCPs of zone
  * "hq" (apps/zcp) and three modules of 400 units (apps/sfu) registered with
@@ -51,16 +52,13 @@
  * warm-up (`--warmup` joins at 8 in flight, freed the same way) comes first
  * and is reported apart.
  */
-import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { assignInZone, type Assignment } from '@meetedge/client';
-import { AccountId, MeetedgeError, ModuleId, UserId, generateTicketKeys, signAccessToken, verifyTicket, type AccessClaims, type ReservationId } from '@meetedge/core';
-import { RedisClusterState } from '@meetedge/state';
-import { startRedis, type TestRedis } from '@meetedge/test-kit';
-import { LOOPBACK } from './peers';
-import { childPidsNamed, cpuSecondsOf, freeTcpPort, freeUdpPort, machineTicks, rssMibOf, sleep, spawnNode, stopChild, waitForHttp } from './proc';
-import { percentile, promHistogram, promHistogramDelta, promPercentileBound, round, type PromHistogram } from './stats';
+import { MeetedgeError, ModuleId, verifyTicket, type ReservationId } from '@meetedge/core';
+import { Deployment, ZCP_IDS, type ZoneModule } from './deployment';
+import { cpuSnapshot, machineTicks, rssMibOf, sleep } from './proc';
+import { percentile, promHistogram, promHistogramDelta, promPercentileBound, round, rounded, type PromHistogram } from './stats';
 
 export interface PlacementOptions {
   /** Joins per round (every join is SD: a round must fit the zone). */
@@ -84,14 +82,11 @@ export interface PlacementArgs extends Omit<PlacementOptions, 'log'> {
   out: string | undefined;
 }
 
-const ZONE = 'hq';
-const ZCP_IDS = ['zcp-1', 'zcp-2'] as const;
 /** The longest ticket lifetime a ZCP accepts (MEETEDGE_TICKET_TTL_MS): no reservation expires inside a round. */
 const TICKET_TTL_MS = 600_000;
-const LIFETIME_MS = 30 * 60_000;
 
 /** `--name value` or `--name=value` (nx forwards the second form). */
-function argument(argv: readonly string[], name: string): string | undefined {
+export function argument(argv: readonly string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === name) return argv[i + 1];
@@ -138,160 +133,6 @@ export function latencySummary(ms: readonly number[]): { p50: number; p90: numbe
   };
 }
 
-interface Service {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly url: string;
-}
-
-/** Spawns an app with its environment and waits for its /healthz. */
-async function startService(name: string, script: string, httpPort: number, env: Record<string, string>): Promise<Service> {
-  const child = spawnNode(script, { ...env, MEETEDGE_HTTP_PORT: String(httpPort), MEETEDGE_LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn' }, LIFETIME_MS);
-  if (child.pid === undefined) throw new Error(`${name} did not start`);
-  const url = `http://${LOOPBACK}:${httpPort}`;
-  await waitForHttp(`${url}/healthz`, 90_000, child);
-  return { name, child, pid: child.pid, url };
-}
-
-const pem = (k: ReturnType<typeof generateTicketKeys>) => ({
-  pub: k.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  priv: k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-});
-
-interface ZoneModule {
-  id: string;
-  capacityUnits: number;
-  reservedUnits: number;
-}
-
-/** The running deployment: Redis, the control plane, the ZCPs, the modules. */
-class Deployment {
-  redis: TestRedis | undefined;
-  redisPid: number | undefined;
-  state: RedisClusterState | undefined;
-  dashboard: Service | undefined;
-  readonly zcps: Service[] = [];
-  readonly modules: Service[] = [];
-  readonly tokenKeys = generateTicketKeys();
-  readonly ticketKeys = generateTicketKeys();
-  accountId = AccountId('none');
-  private adminToken = '';
-
-  constructor(private readonly options: PlacementOptions) {}
-
-  async start(): Promise<void> {
-    const { log } = this.options;
-    this.redis = await startRedis();
-    // startRedis does not say its pid: the redis-server child of this process (for its CPU).
-    this.redisPid = childPidsNamed('redis-server').sort((a, b) => b - a)[0];
-    this.state = new RedisClusterState({ url: this.redis.url });
-    const onRedis = { MEETEDGE_STATE: 'redis', MEETEDGE_REDIS_URL: this.redis.url };
-    const [dashboardHttp, dashboardGrpc] = [await freeTcpPort(), await freeTcpPort()];
-    log(`redis-server on ${this.redis.url} (pid ${this.redisPid ?? '?'}); starting the control plane`);
-    this.dashboard = await startService('control-plane', 'apps/dashboard/src/main.ts', dashboardHttp, {
-      ...onRedis,
-      MEETEDGE_PUBLIC_URL: `http://${LOOPBACK}:${dashboardHttp}`,
-      MEETEDGE_GRPC_PORT: String(dashboardGrpc),
-      MEETEDGE_TOKEN_PRIVATE_KEY: pem(this.tokenKeys).priv,
-      MEETEDGE_SIGNUP: 'open',
-    });
-    const created = await this.api<{ accessToken: string; account: { id: string } }>('POST', '/v1/accounts', {
-      name: 'Bench',
-      admin: { email: 'ada@bench.example', displayName: 'Ada', password: 'correct horse battery' },
-    });
-    this.adminToken = created.accessToken;
-    this.accountId = AccountId(created.account.id);
-    await this.api('POST', '/v1/zones', { name: 'HQ', id: ZONE });
-
-    const zcpGrpc: number[] = [];
-    for (const id of ZCP_IDS) {
-      const [http, grpc] = [await freeTcpPort(), await freeTcpPort()];
-      zcpGrpc.push(grpc);
-      log(`starting ${id}`);
-      this.zcps.push(
-        await startService(id, 'apps/zcp/src/main.ts', http, {
-          ...onRedis,
-          MEETEDGE_ZCP_ID: id,
-          MEETEDGE_ZONE_ID: ZONE,
-          MEETEDGE_GRPC_PORT: String(grpc),
-          MEETEDGE_TOKEN_PUBLIC_KEY: pem(this.tokenKeys).pub,
-          MEETEDGE_TICKET_PRIVATE_KEY: pem(this.ticketKeys).priv,
-          MEETEDGE_TICKET_TTL_MS: String(TICKET_TTL_MS),
-          MEETEDGE_ZONE_CONTROLLER_ADDRESS: `${LOOPBACK}:${dashboardGrpc}`,
-          MEETEDGE_CLOUD_MMR_URL: 'ws://127.0.0.1:8110/v1/media',
-        }),
-      );
-    }
-    for (let m = 1; m <= this.options.modules; m++) {
-      const id = `sfu-${m}`;
-      const [http, media] = [await freeTcpPort(), await freeUdpPort()];
-      log(`starting ${id} (${this.options.capacityUnits} units)`);
-      this.modules.push(
-        await startService(id, 'apps/sfu/src/main.ts', http, {
-          ...onRedis,
-          MEETEDGE_MODULE_ID: id,
-          MEETEDGE_ZONE_ID: ZONE,
-          MEETEDGE_NODE_ID: `node-${id}`,
-          MEETEDGE_MEDIA_PORT: String(media),
-          // The module's Cascade gRPC server: any free port (three modules on one machine).
-          MEETEDGE_CASCADE_PORT: '0',
-          MEETEDGE_MEDIA_LISTEN_IP: LOOPBACK,
-          MEETEDGE_ANNOUNCED_IP: LOOPBACK,
-          MEETEDGE_CAPACITY_UNITS: String(this.options.capacityUnits),
-          MEETEDGE_TICKET_PUBLIC_KEY: pem(this.ticketKeys).pub,
-          MEETEDGE_ZCP_ADDRESSES: zcpGrpc.map((p) => `${LOOPBACK}:${p}`).join(','),
-        }),
-      );
-    }
-    const deadline = performance.now() + 30_000;
-    while ((await this.zoneModules(0)).length < this.options.modules) {
-      if (performance.now() > deadline) throw new Error(`${this.options.modules} modules did not register within 30 s`);
-      await sleep(200);
-    }
-  }
-
-  async api<T>(method: 'POST' | 'GET', path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.dashboard?.url}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  }
-
-  /** GET /v1/zone/modules on one ZCP. */
-  async zoneModules(zcp: number): Promise<ZoneModule[]> {
-    const response = await fetch(`${this.zcps[zcp]?.url}/v1/zone/modules`);
-    if (!response.ok) throw new Error(`GET /v1/zone/modules on ${ZCP_IDS[zcp]}: ${response.status}`);
-    return ((await response.json()) as { modules: ZoneModule[] }).modules;
-  }
-
-  memberToken(userId: string): string {
-    const issuedAt = Math.floor(Date.now() / 1000);
-    const claims: AccessClaims = { kind: 'member', userId: UserId(userId), accountId: this.accountId, role: 'member', displayName: userId, tokenId: `t-${userId}`, issuedAt, expiresAt: issuedAt + 900 };
-    return signAccessToken(claims, this.tokenKeys.privateKey);
-  }
-
-  /** Every process the bench measures, by name (the bench itself apart). */
-  pids(): Map<string, number> {
-    const pids = new Map<string, number>();
-    for (const s of [...this.zcps, ...(this.dashboard ? [this.dashboard] : []), ...this.modules]) pids.set(s.name, s.pid);
-    if (this.redisPid !== undefined) pids.set('redis', this.redisPid);
-    return pids;
-  }
-
-  async stop(): Promise<void> {
-    // Modules first: a module whose ZCPs went away first only logs its reconnects.
-    await Promise.allSettled(this.modules.map((s) => stopChild(s.child)));
-    await Promise.allSettled(this.zcps.map((s) => stopChild(s.child)));
-    if (this.dashboard) await stopChild(this.dashboard.child);
-    await this.state?.close().catch(() => undefined);
-    await this.redis?.stop();
-  }
-}
-
 interface Meeting {
   id: string;
   mode: 'internal-only' | 'cloud-hybrid';
@@ -302,21 +143,6 @@ interface JoinRecord {
   meeting: Meeting;
   result?: Assignment;
   error?: string;
-}
-
-/** CPU-seconds of each measured process, and of the bench (process.cpuUsage). */
-function cpuSnapshot(pids: Map<string, number>): Map<string, number> {
-  const snapshot = new Map<string, number>();
-  for (const [name, pid] of pids) {
-    try {
-      snapshot.set(name, cpuSecondsOf(pid));
-    } catch {
-      // ended: no figure
-    }
-  }
-  const own = process.cpuUsage();
-  snapshot.set('bench', (own.user + own.system) / 1e6);
-  return snapshot;
 }
 
 /** What one round (`joins` joins, checked, then freed) leaves for its step's figures. */
@@ -584,17 +410,10 @@ async function runStep(zone: Deployment, meetings: readonly Meeting[], label: st
   return summarize(concurrency, done, zone);
 }
 
-function rounded(value: unknown, digits: number): unknown {
-  if (typeof value === 'number') return round(value, digits);
-  if (Array.isArray(value)) return value.map((v) => rounded(v, digits));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rounded(v, digits)]));
-  return value;
-}
-
 export async function runPlacement(options: PlacementOptions): Promise<Record<string, unknown>> {
   const { log } = options;
   const started = performance.now();
-  const zone = new Deployment(options);
+  const zone = new Deployment({ modules: options.modules, capacityUnits: options.capacityUnits, ticketTtlMs: TICKET_TTL_MS, log: options.log });
   const steps: PlacementStep[] = [];
   let warmup: PlacementStep | undefined;
   let setupSeconds = 0;

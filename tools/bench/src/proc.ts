@@ -49,6 +49,21 @@ export function cpuSecondsOf(pid: number): number {
   return cpuSecondsOfProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
+/** CPU-seconds of each measured process, and of the bench (process.cpuUsage). */
+export function cpuSnapshot(pids: Map<string, number>): Map<string, number> {
+  const snapshot = new Map<string, number>();
+  for (const [name, pid] of pids) {
+    try {
+      snapshot.set(name, cpuSecondsOf(pid));
+    } catch {
+      // ended: no figure
+    }
+  }
+  const own = process.cpuUsage();
+  snapshot.set('bench', (own.user + own.system) / 1e6);
+  return snapshot;
+}
+
 export function rssMibOf(pid: number): number {
   return rssMibOfProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }

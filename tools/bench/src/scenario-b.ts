@@ -13,11 +13,11 @@
  * loss passes 0.5 %): the topology — 400 connections, 25 meetings, gallery
  * pauses, speaker slots — is always the full one.
  */
-import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import type { FromWorker, ToWorker, WorkerParticipant } from './meeting-worker';
+import { Worker, delivery, leaveAll } from './client-workers';
+import type { FromWorker, WorkerParticipant } from './meeting-worker';
 import { cpuSecondsOf, forkNode, rssMibOf, sharedClockMs, sleep, stopChild } from './proc';
-import { LatencyHistogram, cpuSecondsPer1000, lossPercent, round } from './stats';
+import { cpuSecondsPer1000, lossPercent, round } from './stats';
 import { startModule } from './targets';
 
 export interface ScenarioBOptions {
@@ -58,47 +58,6 @@ export function planMeetings(options: Pick<ScenarioBOptions, 'meetings' | 'perMe
     });
   }
   return plan;
-}
-
-class Worker {
-  private readonly waiting = new Map<string, (message: FromWorker) => void>();
-  private failure: string | undefined;
-
-  constructor(readonly process: ChildProcess) {
-    process.on('message', (message: FromWorker) => {
-      if (message.type === 'failed') {
-        this.failure = message.error;
-        for (const resolve of this.waiting.values()) resolve(message);
-        return;
-      }
-      this.waiting.get(message.type)?.(message);
-    });
-    process.once('exit', (code) => {
-      this.failure ??= `client process exited (${code})`;
-      for (const resolve of this.waiting.values()) resolve({ type: 'failed', error: this.failure });
-    });
-  }
-
-  send(message: ToWorker): void {
-    this.process.send(message);
-  }
-
-  /** Sends `message` and waits for the reply of type `reply`. */
-  async ask<T extends FromWorker['type']>(message: ToWorker, reply: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>> {
-    if (this.failure) throw new Error(this.failure);
-    const answer = new Promise<FromWorker>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${reply} from a client process within ${timeoutMs} ms`)), timeoutMs);
-      this.waiting.set(reply, (m) => {
-        clearTimeout(timer);
-        this.waiting.delete(reply);
-        resolve(m);
-      });
-    });
-    this.send(message);
-    const m = await answer;
-    if (m.type === 'failed') throw new Error(m.error);
-    return m as Extract<FromWorker, { type: T }>;
-  }
 }
 
 export interface ScenarioBStep {
@@ -186,13 +145,7 @@ export async function runScenarioB(options: ScenarioBOptions): Promise<Record<st
     error = (err as Error).message;
     log(`scenario b: ${error}`);
   } finally {
-    await Promise.allSettled(
-      workers.map(async (w) => {
-        w.send({ type: 'leave' });
-        await Promise.race([new Promise((r) => w.process.once('exit', r)), sleep(10_000)]);
-        await stopChild(w.process);
-      }),
-    );
+    await leaveAll(workers);
     await stopChild(module.child);
   }
   const held = steps.filter((s) => s.held);
@@ -220,26 +173,7 @@ function summarize(
     rssMib: number;
   },
 ): ScenarioBStep {
-  const sent = new Map<string, number>();
-  for (const r of reports) for (const [trackId, n] of Object.entries(r.sent)) sent.set(trackId, (sent.get(trackId) ?? 0) + n);
-  let expectedPackets = 0;
-  let receivedPackets = 0;
-  let unexpectedPackets = 0;
-  let participants = 0;
-  const latency = new LatencyHistogram();
-  for (const r of reports) {
-    latency.merge(r.latency);
-    for (const [participantId, tracks] of Object.entries(r.expected)) {
-      participants++;
-      const got = r.received[participantId] ?? {};
-      const wanted = new Set(tracks);
-      for (const trackId of wanted) {
-        expectedPackets += sent.get(trackId) ?? 0;
-        receivedPackets += Math.min(got[trackId] ?? 0, sent.get(trackId) ?? 0);
-      }
-      for (const [trackId, n] of Object.entries(got)) if (!wanted.has(trackId)) unexpectedPackets += n;
-    }
-  }
+  const { expectedPackets, receivedPackets, unexpectedPackets, participants, latency, duplicates } = delivery(reports);
   const forwarded = module.after.packetsOut - module.before.packetsOut;
   const loss = lossPercent(expectedPackets, receivedPackets);
   return {
@@ -257,7 +191,7 @@ function summarize(
     receivedPackets,
     lossPercent: loss,
     unexpectedPackets,
-    duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
+    duplicates,
     rssMib: module.rssMib,
     held: expectedPackets > 0 && loss <= SCENARIO_B_MAX_LOSS_PERCENT && unexpectedPackets === 0,
   };

@@ -236,3 +236,11 @@ export function promPercentileBound(histogram: PromHistogram, p: number): number
   const rank = Math.min(histogram.count, Math.max(1, Math.ceil((p / 100) * histogram.count)));
   return histogram.buckets.find((b) => b.count >= rank)?.le ?? Number.POSITIVE_INFINITY;
 }
+
+/** Every number inside `value` (objects, arrays) rounded to `digits` decimals. */
+export function rounded(value: unknown, digits: number): unknown {
+  if (typeof value === 'number') return round(value, digits);
+  if (Array.isArray(value)) return value.map((v) => rounded(v, digits));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rounded(v, digits)]));
+  return value;
+}
