@@ -259,8 +259,9 @@ export class MediaServer {
   /**
    * Takes a participant out of its meeting and frees what it held: its
    * tracks (the others stop receiving them), its connection and its units.
-   * Idempotent; a meeting whose last participant left, and that holds no
-   * cascade link, ends.
+   * Idempotent. When no participant of the meeting is here or expected any
+   * more, the cascade links this module opened for it close; a meeting with
+   * no local participant and no link ends.
    */
   async closeParticipant(participant: Participant, reason: LeaveReason): Promise<void> {
     if (participant.closed) return;
@@ -268,6 +269,8 @@ export class MediaServer {
     const meeting = participant.meeting;
     meeting.leave(participant);
     this.release(holderOf(meeting.meetingId, participant.participantId), reason);
+    // Nobody of the meeting here or expected: a link this module opened for them serves no one.
+    if (!this.carries(meeting.meetingId)) meeting.closeOpenedLinks('no participant of the meeting on this server any more');
     this.endIfIdle(meeting);
   }
 

@@ -32,6 +32,10 @@ export interface MeetingLink {
   readonly traffic: TrafficCounters;
   /** Streams crossing it now, both directions. */
   readonly streamCount: number;
+  /** `opener`: this server opened it (it is lower in the meeting's tree); `answerer`: the far side did. */
+  readonly role: 'opener' | 'answerer';
+  /** Closes it (it leaves the meeting's fan-out). Idempotent. */
+  close(reason: string): void;
   /** A track was published here (locally or by another link): send it over if it did not come from this link. */
   offerTrack(track: PublishedTrack): void;
   /** A track went away: stop sending it. */
@@ -146,6 +150,19 @@ export class Meeting implements TrackHost {
     this.links.delete(linkId);
     addTraffic(this.closedLinkTraffic[link.scope], link.traffic);
     for (const remote of [...this.remote.values()]) if (remote.linkId === linkId) this.removeRemote(remote.participantId);
+  }
+
+  /**
+   * Closes the links this server opened for the meeting. A server opens a
+   * link (to the cloud MMR, or east-west to the top) for its own
+   * participants: with none of them left, the link only keeps the meeting
+   * alive on both sides. Links the far side opened stay (they serve its
+   * participants). Returns how many were closed.
+   */
+  closeOpenedLinks(reason: string): number {
+    const opened = [...this.links.values()].filter((l) => l.role === 'opener');
+    for (const link of opened) link.close(reason);
+    return opened.length;
   }
 
   get linkCount(): number {
