@@ -24,7 +24,7 @@ import {
 import { registerApi } from './api/routes';
 import type { DashboardConfig } from './config';
 import { ControlPlane } from './control-plane';
-import { MEETING_SIGNAL_WEBSOCKET_OPTIONS, MeetingServer, registerMeetingSignal } from './meeting-server';
+import { MEETING_SIGNAL_WEBSOCKET_OPTIONS, MeetingServer, registerMeetingServerMetrics, registerMeetingSignal } from './meeting-server';
 import { CascadeNeeds } from './zone-controller/cascade-needs';
 import { zoneControllerService } from './zone-controller/service';
 
@@ -112,6 +112,7 @@ export function buildApp(config: DashboardConfig, deps: DashboardDeps): Dashboar
     logger: logger.child({ component: 'meeting-server' }),
     now: deps.now,
   });
+  registerMeetingServerMetrics(metrics.registry, meetingServer);
   void http.register(websocket, MEETING_SIGNAL_WEBSOCKET_OPTIONS);
   void http.register(async (scope) => registerMeetingSignal(scope, meetingServer));
 

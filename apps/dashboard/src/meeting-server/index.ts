@@ -1,1 +1,10 @@
-export { MEETING_SIGNAL_WEBSOCKET_OPTIONS, MeetingServer, registerMeetingSignal, type MeetingRecord, type MeetingRecords, type MeetingServerOptions } from './meeting-server';
+export {
+  MEETING_SIGNAL_WEBSOCKET_OPTIONS,
+  MeetingServer,
+  registerMeetingSignal,
+  type MeetingRecord,
+  type MeetingRecords,
+  type MeetingServerOptions,
+  type MeetingServerTotals,
+} from './meeting-server';
+export { registerMeetingServerMetrics } from './metrics';

@@ -54,12 +54,25 @@ export interface MeetingServerOptions {
   now?: () => number;
 }
 
+/** Counts since start: every signaling WebSocket, every hello admitted or refused, every room opened. */
+export interface MeetingServerTotals {
+  /** Signaling WebSockets accepted (a hello or not). */
+  sessionsOpened: number;
+  /** Hellos whose token and meeting were accepted. */
+  hellosAdmitted: number;
+  /** Hellos refused (a bad token, no such meeting, an internal-only meeting, shutting down). */
+  hellosRefused: number;
+  /** Rooms opened: a meeting's first participant in it (again after it emptied). */
+  roomsOpened: number;
+}
+
 export class MeetingServer {
   private readonly rooms = new Map<MeetingId, Room>();
   private readonly sessions = new Set<SignalSession>();
   /** Attachment reports of each meeting, applied in order (each waits for its module lookups). */
   private readonly reports = new Map<MeetingId, Promise<void>>();
   private readonly now: () => number;
+  private readonly counted: MeetingServerTotals = { sessionsOpened: 0, hellosAdmitted: 0, hellosRefused: 0, roomsOpened: 0 };
   private closed = false;
 
   constructor(private readonly options: MeetingServerOptions) {
@@ -69,7 +82,18 @@ export class MeetingServer {
   /** Starts the session of one WebSocket opened on `/v1/meetings/:meetingId/signal`. */
   accept(socket: SignalSocket, meetingId: string, remoteAddress: string): void {
     const logger = this.options.logger.child({ remoteAddress });
-    const session = new SignalSession({ admit: (token) => this.admit(meetingId, token) }, socket, this.options, logger);
+    const admit = async (token: string): Promise<Admission> => {
+      try {
+        const admission = await this.admit(meetingId, token);
+        this.counted.hellosAdmitted++;
+        return admission;
+      } catch (err) {
+        this.counted.hellosRefused++;
+        throw err;
+      }
+    };
+    const session = new SignalSession({ admit }, socket, this.options, logger);
+    this.counted.sessionsOpened++;
     this.sessions.add(session);
     session.onClosed = () => this.sessions.delete(session);
     if (this.closed) session.shutdown();
@@ -84,6 +108,11 @@ export class MeetingServer {
     let participants = 0;
     for (const room of this.rooms.values()) participants += room.size;
     return { rooms: this.rooms.size, participants, sessions: this.sessions.size };
+  }
+
+  /** What the meeting server has done since it started (never goes down; /metrics). */
+  totals(): MeetingServerTotals {
+    return { ...this.counted };
   }
 
   /**
@@ -127,6 +156,7 @@ export class MeetingServer {
     const open = this.rooms.get(meeting.id);
     if (open) return open;
     const room = new Room(meeting, this.now);
+    this.counted.roomsOpened++;
     // A room nobody is in is forgotten, with its media key.
     room.onClosed = () => {
       if (this.rooms.get(meeting.id) === room) this.rooms.delete(meeting.id);
