@@ -133,6 +133,7 @@ describe('meeting server messages', () => {
         you: { isHost: true },
       },
       { type: 'welcome', participantId: 'u-ada', meeting: { id: 'm-1', topic: 'Weekly', mode: 'cloud-hybrid', e2ee: false }, roster: [ada], you: { isHost: true } },
+      { type: 'welcome', participantId: 'u-ada', meeting: { id: 'm-1', topic: 'Weekly', mode: 'internal-only', e2ee: true, top: 'sfu-1', onTopLoss: 'collapse' }, roster: [ada], mediaKey: key, you: { isHost: true } },
       { type: 'participant-joined', participant: ada },
       { type: 'participant-updated', participant: { ...ada, media: { kind: 'cloud' } } },
       { type: 'participant-left', participantId: 'u-ada', reason: 'removed' },
@@ -147,7 +148,8 @@ describe('meeting server messages', () => {
   });
 
   it.each([
-    ['an internal-only welcome', { type: 'welcome', participantId: 'u-a', meeting: { id: 'm-1', topic: 't', mode: 'internal-only', e2ee: false }, roster: [], you: { isHost: false } }],
+    ['a welcome in an unknown mode', { type: 'welcome', participantId: 'u-a', meeting: { id: 'm-1', topic: 't', mode: 'sideways', e2ee: false }, roster: [], you: { isHost: false } }],
+    ['an unknown top-loss policy', { type: 'welcome', participantId: 'u-a', meeting: { id: 'm-1', topic: 't', mode: 'internal-only', e2ee: false, top: 'sfu-1', onTopLoss: 'panic' }, roster: [], you: { isHost: false } }],
     ['a key that is not 32 bytes', { type: 'media-key', mediaKey: { id: 1, key: 'c2hvcnQ=' }, reason: 'participant-removed' }],
     ['an unknown leave reason', { type: 'participant-left', participantId: 'u-a', reason: 'bored' }],
     ['a roster entry without its mute state', { type: 'participant-joined', participant: { participantId: 'u-a', displayName: 'A', kind: 'member', isHost: false, handRaised: false, media: null } }],

@@ -160,6 +160,10 @@ export const WelcomeMessage = Type.Object({
     /** cloud-hybrid: this is the cloud meeting server; internal-only: the meeting's module (its top holds the room). */
     mode: Type.Union([Type.Literal('cloud-hybrid'), Type.Literal('internal-only')]),
     e2ee: Type.Boolean(),
+    /** Internal-only: the module holding the room (the meeting's top). */
+    top: Type.Optional(Id),
+    /** Internal-only: what the meeting does when its top dies (docs/failover.md). */
+    onTopLoss: Type.Optional(Type.Union([Type.Literal('recover'), Type.Literal('collapse')])),
   }),
   roster: Type.Array(RosterEntrySchema),
   /**
