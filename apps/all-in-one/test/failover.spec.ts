@@ -17,6 +17,13 @@
  *    of the zone; the cloud meeting server's roster says where.
  * 3. Cloud-hybrid, the module dies and the zone has no room left: the cloud
  *    MMR takes them, as the last resort.
+ * 4. Internal-only, the top dies (onTopLoss: recover): the surviving module
+ *    with the most participants becomes top, the others link to it, the dead
+ *    top's participants join again, and the new top's room gives a fresh
+ *    media key.
+ * 5. Internal-only, the top dies (onTopLoss: collapse): every participant is
+ *    told that the meeting ended because its top failed, and nothing of it is
+ *    left in the cluster state.
  */
 import { joinMeeting, MediaClient, MeetingSignalClient, StayingMeeting, type MoveEvent } from '@meetedge/client';
 import { MeetingId, ModuleId } from '@meetedge/core';
@@ -42,7 +49,8 @@ interface Participant {
 const participants: Participant[] = [];
 
 beforeAll(async () => {
-  d = await startDeployment({ modules: MODULES, capacityUnits: 2 });
+  // Four audio slots: with five participants everyone hears all four others (the default forwards the three loudest).
+  d = await startDeployment({ modules: MODULES, capacityUnits: 2, moduleEnv: { MEETEDGE_AUDIO_SLOTS: '4' } });
 });
 
 afterAll(async () => {
@@ -149,8 +157,21 @@ function report(name: string, measured: { pair: string; gapMs: number }[], moved
   process.stderr.write(`${JSON.stringify(line)}\n`);
 }
 
-async function meeting(mode: 'internal-only' | 'cloud-hybrid', topic: string): Promise<string> {
-  return (await d.api<{ id: string }>('POST', '/v1/meetings', { topic, mode })).id;
+async function meeting(mode: 'internal-only' | 'cloud-hybrid', topic: string, extra: { e2ee?: boolean; onTopLoss?: 'recover' | 'collapse' } = {}): Promise<string> {
+  return (await d.api<{ id: string }>('POST', '/v1/meetings', { topic, mode, ...extra })).id;
+}
+
+/** Everyone so far leaves, and every killed module is started again: the next case starts on an empty zone. */
+async function freshZone(): Promise<void> {
+  for (const p of participants.splice(0)) {
+    p.stop();
+    await p.staying.leave();
+  }
+  for (const [id, r] of d.modules) if (r.child.exitCode !== null || r.child.signalCode !== null) await d.startModule(id);
+  await waitFor(async () => (await Promise.all(MODULES.map((id) => d.state.getModule(ModuleId(id))))).every((m) => m !== undefined && m.reservedUnits === 0), {
+    timeoutMs: 20_000,
+    description: 'four empty modules',
+  });
 }
 
 const moduleOf = (p: Participant) => p.staying.assignment.moduleId;
@@ -222,4 +243,64 @@ it('cloud-hybrid: when the module dies, its participants move to another module;
   expect(moduleOf(f)).toBe('cloud-mmr-1');
   await waitFor(() => JSON.stringify(where(f, g.staying.media.participantId)) === JSON.stringify({ kind: 'cloud' }), { description: 'roster shows the cloud' });
   report('cloud-hybrid, the module died, the zone full', gaps(group, again), group);
+});
+
+it('internal-only, the top dies: the survivor with the most participants takes over, the others link to it, with a fresh media key', async () => {
+  await freshZone();
+  const m = await meeting('internal-only', 'Recover', { e2ee: true });
+  const group: Participant[] = [];
+  for (const name of ['hana', 'ivan', 'jane', 'kofi', 'lena']) group.push(await participant(name, m));
+  const [h, i, j, k, l] = group as [Participant, Participant, Participant, Participant, Participant];
+  const top = await d.state.getTop(MeetingId(m));
+  // Two a module: hana and ivan on the top, jane and kofi on a second module, lena on a third.
+  expect([moduleOf(h), moduleOf(i)]).toEqual([top, top]);
+  expect(moduleOf(k)).toBe(moduleOf(j));
+  expect(new Set([top, moduleOf(j), moduleOf(l)]).size).toBe(3);
+  await everyoneHearsEveryone(group, 0, 'before the failure');
+  await waitFor(() => group.every((p) => p.staying.signal?.roster.size === 5), { description: 'one roster of five' });
+  const keyBefore = h.staying.signal?.mediaKey?.key;
+  expect(keyBefore).toHaveLength(44);
+
+  const killedAt = await killModule(top ?? '');
+  await everyoneHearsEveryone(group, killedAt, 'after the top died');
+  // Exactly one new top, a survivor: the one with the most participants of the meeting (the lowest id among equals).
+  const newTop = await d.state.getTop(MeetingId(m));
+  expect(newTop).toBeDefined();
+  expect(newTop).not.toBe(top);
+  const load = await d.state.meetingLoad(MeetingId(m));
+  const most = Math.max(...load.map((e) => e.participants));
+  expect(newTop).toBe(load.filter((e) => e.participants === most).map((e) => e.moduleId).sort()[0]);
+  // Hana and Ivan moved; the roster (now on the new top) has all five, with a key the dead top never had.
+  expect([h.moves.length, i.moves.length, j.moves.length]).toEqual([1, 1, 0]);
+  await waitFor(() => group.every((p) => p.staying.signal?.roster.size === 5 && p.staying.signal.meeting?.top === newTop), { timeoutMs: 20_000, description: 'the roster whole again, on the new top' });
+  const keys = new Set(group.map((p) => p.staying.signal?.mediaKey?.key));
+  expect(keys.size).toBe(1);
+  expect(keys.has(keyBefore)).toBe(false);
+  report('internal-only, the top died (recover)', gaps(group, killedAt), group);
+});
+
+it('internal-only, the top dies (onTopLoss: collapse): everyone is told the meeting ended, and nothing of it is left', async () => {
+  await freshZone();
+  const m = await meeting('internal-only', 'Collapse', { onTopLoss: 'collapse' });
+  const group: Participant[] = [];
+  for (const name of ['mia', 'noah', 'olga']) group.push(await participant(name, m));
+  const [mia, noah, olga] = group as [Participant, Participant, Participant];
+  const top = await d.state.getTop(MeetingId(m));
+  expect([moduleOf(mia), moduleOf(noah)]).toEqual([top, top]);
+  expect(moduleOf(olga)).not.toBe(top);
+  await everyoneHearsEveryone(group, 0, 'before the failure');
+  await waitFor(() => olga.staying.signal?.meeting?.onTopLoss === 'collapse', { description: 'the policy known to the clients' });
+  const ended = new Map<string, { reason: string; at: number }>();
+  for (const p of group) p.staying.on('ended', ({ reason }) => ended.set(p.name, { reason, at: Date.now() }));
+
+  const killedAt = await killModule(top ?? '');
+  await waitFor(() => ended.size === 3, { timeoutMs: 20_000, description: `everyone told (${[...ended.keys()].join(', ')})` });
+  for (const p of group) expect(ended.get(p.name)?.reason).toBe('the meeting ended because the module holding it failed; it has to be started again');
+  expect(group.flatMap((p) => p.moves)).toEqual([]);
+  // Nothing of the meeting is left: no top, no module carrying it, no participant anywhere.
+  await waitFor(async () => (await d.state.getTop(MeetingId(m))) === undefined && (await d.state.meetingModules(MeetingId(m))).length === 0, {
+    timeoutMs: 10_000,
+    description: 'meeting state removed',
+  });
+  process.stderr.write(`${JSON.stringify({ failover: 'internal-only, the top died (collapse)', toldAfterMs: Object.fromEntries([...ended].map(([n, e]) => [n, e.at - killedAt])) })}\n`);
 });

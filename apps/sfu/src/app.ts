@@ -5,6 +5,7 @@
  * docs/protocol.md); media flows over werift connections whose forwarding
  * decisions come from @meetedge/media.
  */
+import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ModuleId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
 import { meetingInfoFromProto, qualityFromProto, qualityToProto, v1 } from '@meetedge/proto';
@@ -200,6 +201,9 @@ const LEAVE_REASONS: Record<LeaveReason, v1.LeaveReason> = {
   'ticket-expired': v1.LeaveReason.TICKET_EXPIRED,
 };
 
+/** What the participants of a meeting that collapsed with its top are told (onTopLoss: collapse). */
+const TOP_LOST = 'the meeting ended because the module holding it failed; it has to be started again';
+
 /** How often announced participants that never came are looked for, ms. */
 const EXPECTATION_SWEEP_MS = 1000;
 
@@ -223,7 +227,7 @@ function leftEvent(a: Admission, reason: LeaveReason, meetingEmpty: boolean): Pa
  * HTTP port it really listens on; `held` re-announces every participant the
  * module holds (empty on a fresh start).
  */
-function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: Map<MeetingId, Admission[]>, cascadePort: number): v1.Register {
+function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: Map<MeetingId, Admission[]>, cascadePort: number, instanceId: string): v1.Register {
   const port = baseUrl ? new URL(baseUrl).port : String(config.httpPort);
   const host = config.announcedIp.includes(':') ? `[${config.announcedIp}]` : config.announcedIp;
   return v1.Register.create({
@@ -235,6 +239,7 @@ function registerMessage(config: SfuConfig, baseUrl: string | undefined, held: M
     capacityUnits: config.capacityUnits,
     version: MEETEDGE_VERSION,
     cascadeAddress: cascadePort > 0 ? `${host}:${cascadePort}` : '',
+    instanceId,
     heldMeetings: [...held].map(([meetingId, admissions]) => ({
       meetingId,
       participants: admissions.map((a) => ({ participantId: a.participantId, reservationId: a.reservationId, quality: qualityToProto(a.quality) })),
@@ -315,9 +320,9 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
   // The one UDP port (and its TCP twin) every media connection of the module shares; bound at start.
   let ports: MediaPorts | undefined;
   /** A werift connection on the module's shared media ports (clients and cascade links alike). */
-  const createPeer = (options: { tcp: boolean } = { tcp: true }) => {
+  const createPeer = (options: { tcp: boolean; shared: boolean } = { tcp: true, shared: true }) => {
     if (!ports) throw new Error('media port is not open');
-    return createPeerConnection({ announcedIp: config.announcedIp, udpMux: ports.udp, tcpMux: options.tcp ? ports.tcp : undefined });
+    return createPeerConnection({ announcedIp: config.announcedIp, udpMux: options.shared ? ports.udp : undefined, tcpMux: options.tcp ? ports.tcp : undefined });
   };
   // Bound below: the media server reports participants to the ZCPs through the registrar.
   let report: ((event: ParticipantEvent) => void) | undefined;
@@ -348,11 +353,24 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     zoneId: config.zoneId,
     defaultMode: config.role === 'cloud' ? 'cloud-hybrid' : 'internal-only',
     media,
-    // Server to server over UDP only: an ICE-TCP candidate would have werift dial the other server's TCP port.
-    createPeer: () => createPeer({ tcp: false }),
+    // Server to server over UDP only (an ICE-TCP candidate would have werift dial the other server's TCP port). The
+    // opener of a link uses a socket of its own: links of several meetings between the same two servers would share
+    // one remote address on the shared port, which tells connections apart by it.
+    createPeer: (role) => createPeer({ tcp: false, shared: role === 'answerer' }),
     logger,
   });
-  const top = new TopCoordinator({ moduleId: config.moduleId, state: deps.state, cascade, logger });
+  const top = new TopCoordinator({
+    moduleId: config.moduleId,
+    state: deps.state,
+    cascade,
+    logger,
+    onTopLoss: (meetingId) => media.meetingInfoOf(meetingId)?.onTopLoss ?? 'recover',
+    collapse: (meetingId) => {
+      cascade.closeLinks(meetingId, 'the meeting collapsed');
+      // Its signaling went with the top (the room was there); the media here ends with the reason.
+      void media.endMeeting(meetingId, TOP_LOST);
+    },
+  });
   // Meeting signaling of internal-only meetings: the top holds the room, the other modules relay to it.
   const signal = new ModuleSignal({
     moduleId: config.moduleId,
@@ -406,6 +424,8 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
   }));
 
   // Registration with every ZCP of the zone (none listed: standalone, nothing registers).
+  // This run of the module: a ZCP that sees another one under the same id drops what the previous run held.
+  const instanceId = randomUUID();
   let baseUrl: string | undefined;
   let registrar: ZcpRegistrar | undefined;
   const startRegistration = (addresses: readonly string[]): void => {
@@ -413,7 +433,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     const zcps = new ZcpRegistrar({
       addresses,
       logger: logger.child({ component: 'registration' }),
-      register: () => registerMessage(config, baseUrl, media.heldMeetings(), cascade.boundPort),
+      register: () => registerMessage(config, baseUrl, media.heldMeetings(), cascade.boundPort, instanceId),
       load: loadSampler(() => media.stats()),
       onCommand: (command, zcpAddress) => onZcpCommand(media, cascade, logger, command, zcpAddress),
     });
@@ -444,6 +464,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
       logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp, cascadePort }, 'media port open');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       baseUrl = baseUrlOf(http);
+      await top.start();
       startRegistration(deps.zcpAddresses?.() ?? config.zcpAddresses);
       expectations = setInterval(() => media.expireExpected(), EXPECTATION_SWEEP_MS);
       expectations.unref();
@@ -454,6 +475,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
       // Deregister first: the ZCPs stop placing anyone here before the sessions close.
       await registrar?.close();
       signal.close();
+      await top.close();
       await cascade.close();
       await media.close();
       await http.close();

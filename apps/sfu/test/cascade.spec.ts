@@ -365,3 +365,36 @@ it('bandwidth accounting: a module and the cloud MMR count client-link and link 
   expect(ended.wouldHaveLeftBytes).toBeGreaterThanOrEqual(before.wouldHaveLeftBytes);
   expect(ended.cascade['north-south'].bytesOut).toBe(before.cascade['north-south'].bytesOut);
 });
+
+it('links of several meetings between the same two modules each carry their own media', async () => {
+  // Every link between two servers comes from the same address to the same address: the opener's own
+  // socket per link is what lets the answerer's shared port tell them apart.
+  const meetings = ['m-pair-1', 'm-pair-2', 'm-pair-3'];
+  const b = mod('sfu-b');
+  const received: { got: Buffer[]; sent: Buffer[] }[] = [];
+  const mics: MediaStreamTrack[] = [];
+  for (const [n, m] of meetings.entries()) {
+    const speaker = await join('sfu-a', `speaker-${n}`, m);
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    const ids = await speaker.publish([{ source: 'microphone', track: mic }]);
+    b.app.media.meeting(MeetingId(m), 'internal-only');
+    await mod('sfu-a').app.cascade.ensureLink(MeetingId(m), { serverId: 'sfu-b', address: `127.0.0.1:${b.app.cascade.boundPort}` });
+    const listener = await join('sfu-b', `listener-${n}`, m);
+    await listener.receive();
+    await Promise.all([speaker.connected(), listener.connected()]);
+    received.push({ got: await collectTrack(listener, ids.get('microphone') as string), sent: [] });
+    mics.push(mic);
+  }
+  for (let i = 0; i < 40; i++) {
+    for (const [n, mic] of mics.entries()) {
+      // Each meeting's payloads say which meeting they belong to.
+      const body = Buffer.concat([Buffer.from(`meeting-${n}:`), randomBytes(60)]);
+      received[n]?.sent.push(body);
+      mic.writeRtp(opus(2000 + i, body));
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await waitFor(() => received.every((r) => r.got.length >= 25), { timeoutMs: 15_000, description: `media over every link (${received.map((r) => r.got.length).join(', ')})` });
+  for (const r of received) expectIntact(r.got, r.sent);
+  expect(mod('sfu-a').app.cascade.linkStats().filter((l) => meetings.includes(l.meetingId))).toHaveLength(3);
+});

@@ -203,7 +203,8 @@ it('the media key of an E2EE meeting comes from its top, the same for relayed pa
   const carol = await signal({ moduleId: 'sfu-b', meetingId, participant: 'carol' });
   const dave = await signal({ moduleId: 'sfu-a', meetingId, participant: 'dave' });
   expect(await state.getTop(MeetingId(meetingId))).toBe('sfu-b');
-  expect(carol.meeting).toEqual({ id: meetingId, topic: 'Board', mode: 'internal-only', e2ee: true });
+  // The welcome names the module holding the room and what the meeting does if it dies.
+  expect(carol.meeting).toEqual({ id: meetingId, topic: 'Board', mode: 'internal-only', e2ee: true, top: 'sfu-b', onTopLoss: 'recover' });
   expect(carol.mediaKey?.key).toHaveLength(44);
   expect(dave.mediaKey).toEqual(carol.mediaKey);
   await Promise.all([carol.leave(), dave.leave()]);

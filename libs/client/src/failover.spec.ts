@@ -11,6 +11,7 @@ type Closed = { code: number; reason: string };
 
 class FakeSession extends Emitter<{ closed: [Closed] }> {
   left = false;
+  meeting: { top?: string; onTopLoss?: 'recover' | 'collapse' } | undefined;
   readonly attached: unknown[] = [];
   constructor(readonly url: string, readonly token: string) {
     super();
@@ -97,12 +98,16 @@ describe('StayingMeeting', () => {
     expect(t.asked[1]?.body.excludeModuleIds).toEqual(['sfu-1', 'sfu-2']);
   });
 
-  it('does not move after a leave, a removal or a protocol error', async () => {
+  it('does not move after a leave, a removal or a protocol error: it says the participant is out', async () => {
     for (const code of [1000, 1008]) {
       const t = setup('cloud-hybrid', () => json(assignment('sfu-2')));
-      t.first.drop(code);
+      const ended: Closed[] = [];
+      t.staying.on('ended', (e) => ended.push(e));
+      t.first.drop(code, 'a host removed you from the meeting');
       await t.staying.settled();
       expect(t.asked).toEqual([]);
+      expect(ended).toEqual([{ code, reason: 'a host removed you from the meeting' }]);
+      expect(t.signal.left).toBe(true);
     }
     const t = setup('cloud-hybrid', () => json(assignment('sfu-2')));
     await t.staying.leave();
@@ -123,6 +128,24 @@ describe('StayingMeeting', () => {
     t.signals[0]?.drop(1001);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(t.signals.map((s) => s.url)).toEqual(['ws://sfu-3/v1/meetings/m-1/signal', 'ws://sfu-3/v1/meetings/m-1/signal']);
+  });
+
+  it("does not move when its module was the top of an internal-only meeting set to collapse, and says why", async () => {
+    const t = setup('internal-only', () => json(assignment('sfu-2')));
+    t.signal.meeting = { top: 'sfu-1', onTopLoss: 'collapse' };
+    const ended: Closed[] = [];
+    t.staying.on('ended', (e) => ended.push(e));
+    t.first.drop(1006);
+    await t.staying.settled();
+    expect(t.asked).toEqual([]);
+    expect(ended).toEqual([{ code: 1006, reason: 'the meeting ended because the module holding it failed; it has to be started again' }]);
+
+    // Set to recover (or another module was the top), it moves.
+    const r = setup('internal-only', () => json(assignment('sfu-2')));
+    r.signal.meeting = { top: 'sfu-1', onTopLoss: 'recover' };
+    r.first.drop(1006);
+    await r.staying.settled();
+    expect(r.moves).toHaveLength(1);
   });
 
   it('says where media is when the zone sends it to the cloud, and gives up with the last refusal when nobody takes it', async () => {

@@ -34,6 +34,8 @@ export interface StayableMedia {
 /** What of a signaling session failover needs. */
 export interface StayableSignal {
   on(event: 'closed', listener: (closed: { code: number; reason: string }) => void): unknown;
+  /** The meeting as the welcome described it: for an internal-only one, its top module and what it does when that dies. */
+  readonly meeting?: { readonly top?: string; readonly onTopLoss?: 'recover' | 'collapse' } | undefined;
   attachMedia(where: { kind: 'module'; moduleId: string } | { kind: 'cloud' }): void;
   leave(): Promise<void>;
 }
@@ -72,7 +74,17 @@ export interface StayingEvents<Media> {
   lost: [MeetedgeError];
   /** The meeting signaling was opened again after it dropped (internal-only). */
   resignaled: [];
+  /**
+   * The participant is out of the meeting and no move can bring it back: the
+   * module ended its session (removed, the meeting ended or collapsed with
+   * its top: `reason` says so), or its module was the top of an internal-only
+   * meeting set to collapse.
+   */
+  ended: [{ code: number; reason: string }];
 }
+
+/** Why a participant of a collapsing meeting whose own module was the top is out. */
+export const TOP_LOST = 'the meeting ended because the module holding it failed; it has to be started again';
 
 /**
  * WebSocket close codes that mean the server failed or went away, not that
@@ -92,7 +104,10 @@ export class StayingMeeting<Media extends StayableMedia, Signal extends Stayable
   /** Modules that failed this participant: never asked for again. */
   readonly failed = new Set<string>();
   private moving: Promise<void> | undefined;
+  /** Runs once the move in flight is over (the signaling's retries, which wait for no move). */
+  private afterMove: (() => void) | undefined;
   private leaving = false;
+  private ended = false;
   private readonly now: () => number;
 
   constructor(
@@ -115,11 +130,28 @@ export class StayingMeeting<Media extends StayableMedia, Signal extends Stayable
 
   private watchMedia(media: Media): void {
     media.on('closed', ({ code, reason }) => {
-      if (this.leaving || media !== this.media || !isServerFailure(code)) return;
+      if (this.leaving || media !== this.media) return;
+      if (!isServerFailure(code)) return void this.end({ code, reason });
+      // The module that died held an internal-only meeting set to collapse with it: nothing to move to.
+      const meeting = this.signal?.meeting;
+      if (this.joined.meeting.mode === 'internal-only' && meeting?.onTopLoss === 'collapse' && meeting.top === this.assignment.moduleId) {
+        return void this.end({ code, reason: TOP_LOST });
+      }
       this.moving ??= this.move(reason).finally(() => {
         this.moving = undefined;
+        const next = this.afterMove;
+        this.afterMove = undefined;
+        next?.();
       });
     });
+  }
+
+  /** Out of the meeting for good: the signaling is left too. */
+  private async end(closed: { code: number; reason: string }): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.emit('ended', closed);
+    await this.signal?.leave().catch(() => undefined);
   }
 
   private watchSignal(signal: Signal): void {
@@ -131,22 +163,29 @@ export class StayingMeeting<Media extends StayableMedia, Signal extends Stayable
     });
   }
 
-  /** Opens the internal-only meeting's signaling on the current module again, a few times over about two seconds. */
+  /**
+   * Opens the internal-only meeting's signaling on the current module again
+   * (the module finds the meeting's top anew: after a top died that takes a
+   * few seconds), while media is up, for up to `maxMoveMs`; a refusal other
+   * than UNAVAILABLE is final.
+   */
   private async reopenSignal(): Promise<void> {
-    for (let attempt = 0; attempt < 8 && !this.leaving && !this.moving; attempt++) {
+    const until = this.now() + (this.options.maxMoveMs ?? 30_000);
+    for (let attempt = 0; this.now() < until && !this.leaving && !this.ended && !this.moving; attempt++) {
       try {
         await this.openModuleSignal(this.assignment);
         this.emit('resignaled');
         return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** Math.min(attempt, 3)));
+      } catch (err) {
+        if (err instanceof MeetedgeError && err.code !== 'UNAVAILABLE') return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500, 50 * 2 ** attempt)));
       }
     }
   }
 
   private async openModuleSignal(assignment: Assignment): Promise<Signal> {
     const signal = await this.options.openSignal(moduleSignalingUrl(assignment.mediaUrl, this.joined.meeting.meetingId), assignment.ticket);
-    if (this.leaving) {
+    if (this.leaving || this.ended) {
       await signal.leave();
       throw new MeetedgeError('UNAVAILABLE', 'left');
     }
@@ -180,24 +219,32 @@ export class StayingMeeting<Media extends StayableMedia, Signal extends Stayable
         }
       }
       if (assignment) {
+        let media: Media | undefined;
         try {
-          const media = await this.options.openMedia(assignment.mediaUrl, assignment.ticket);
+          media = await this.options.openMedia(assignment.mediaUrl, assignment.ticket);
           if (this.leaving) {
             await media.leave();
             return;
           }
+          await this.options.setUp(media);
+        } catch (err) {
+          lastError = err;
+          // The server it was sent to failed it too: not that one again, and nothing of this try stays open there.
+          this.failed.add(assignment.moduleId);
+          await media?.leave().catch(() => undefined);
+          media = undefined;
+        }
+        if (media) {
           this.media = media;
           this.assignment = assignment;
           this.attachedTo = assignment.cloud ? 'cloud' : 'module';
           this.watchMedia(media);
-          await this.options.setUp(media);
-          await this.moveSignal(assignment);
           this.emit('moved', { from, to: assignment.moduleId, attachedTo: this.attachedTo, status: this.status, reason, tookMs: this.now() - startedAt }, media);
+          // Media is up: signaling that cannot follow yet (the meeting's top is being found again) keeps trying by itself.
+          await this.moveSignal(assignment).catch(() => {
+            this.afterMove = () => void this.reopenSignal().catch(() => undefined);
+          });
           return;
-        } catch (err) {
-          lastError = err;
-          // The server it was sent to failed it too: not that one again.
-          this.failed.add(assignment.moduleId);
         }
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** Math.min(attempt, 4))));

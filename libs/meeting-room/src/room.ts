@@ -35,6 +35,10 @@ export interface RoomMeeting {
   readonly e2ee: boolean;
   /** Default cloud-hybrid (the cloud meeting server's rooms). */
   readonly mode?: MeetingMode;
+  /** Internal-only: the module holding the room, told to participants (their client knows whether its module was the top). */
+  readonly top?: string;
+  /** Internal-only: what the meeting does when its top dies. */
+  readonly onTopLoss?: 'recover' | 'collapse';
 }
 
 /**
@@ -127,7 +131,7 @@ export class Room implements SignalRoom {
   join(identity: Identity, seat: Seat, meeting: RoomMeeting): void {
     this.admit(identity.participantId);
     // Topic edits since the room opened show to newcomers; E2EE is fixed for the room's life (its key exists or not).
-    this.meeting = { ...meeting, e2ee: this.meeting.e2ee, mode: this.meeting.mode };
+    this.meeting = { ...meeting, e2ee: this.meeting.e2ee, mode: this.meeting.mode, top: this.meeting.top };
     const entry: RosterEntry = {
       participantId: identity.participantId,
       displayName: identity.displayName,
@@ -148,7 +152,14 @@ export class Room implements SignalRoom {
     seat.send({
       type: 'welcome',
       participantId: identity.participantId,
-      meeting: { id: this.meeting.id, topic: this.meeting.topic, mode: this.meeting.mode ?? 'cloud-hybrid', e2ee: this.meeting.e2ee },
+      meeting: {
+        id: this.meeting.id,
+        topic: this.meeting.topic,
+        mode: this.meeting.mode ?? 'cloud-hybrid',
+        e2ee: this.meeting.e2ee,
+        ...(this.meeting.top ? { top: this.meeting.top } : {}),
+        ...(this.meeting.onTopLoss ? { onTopLoss: this.meeting.onTopLoss } : {}),
+      },
       roster: this.roster(),
       ...(this.mediaKey ? { mediaKey: { ...this.mediaKey } } : {}),
       you: { isHost: identity.isHost },

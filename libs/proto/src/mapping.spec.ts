@@ -37,6 +37,7 @@ describe('meeting info mapping', () => {
     defaultQuality: 'SD',
     hostUserId: 'u-host',
     topic: 'Design review',
+    onTopLoss: 'collapse',
   };
 
   it.each([['cloud-hybrid', hybrid], ['internal-only', internal]])('round-trips a %s meeting', (_mode, info) => {

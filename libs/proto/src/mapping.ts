@@ -5,7 +5,7 @@
  * door, with a coded error naming the field.
  */
 import { AccountId, MeetedgeError, MeetingId, ModuleId, type MeetingMode, type Quality } from '@meetedge/core';
-import { MeetingMode as ProtoMeetingMode, Quality as ProtoQuality, type MeetingServerInfo } from './gen/meetedge/v1/common';
+import { MeetingMode as ProtoMeetingMode, Quality as ProtoQuality, TopLossPolicy, type MeetingServerInfo } from './gen/meetedge/v1/common';
 
 /** Domain quality → wire enum. */
 export function qualityToProto(quality: Quality): ProtoQuality {
@@ -46,6 +46,8 @@ export interface MeetingInfo {
   readonly hostUserId?: string;
   /** The meeting's topic, when it has one. */
   readonly topic?: string;
+  /** What an internal-only meeting does when its top module dies; absent means recover. */
+  readonly onTopLoss?: 'recover' | 'collapse';
 }
 
 /**
@@ -72,6 +74,7 @@ export function meetingInfoFromProto(info: MeetingServerInfo | undefined): Meeti
     defaultQuality: qualityFromProto(info.defaultQuality, 'meeting_server_info.default_quality'),
     ...(info.hostUserId ? { hostUserId: info.hostUserId } : {}),
     ...(info.topic ? { topic: info.topic } : {}),
+    ...(info.onTopLoss === TopLossPolicy.COLLAPSE ? { onTopLoss: 'collapse' as const } : info.onTopLoss === TopLossPolicy.RECOVER ? { onTopLoss: 'recover' as const } : {}),
   };
   if (mode === 'internal-only') return base;
   return {
@@ -95,5 +98,6 @@ export function meetingInfoToProto(info: MeetingInfo): MeetingServerInfo {
     accountId: info.accountId,
     hostUserId: info.hostUserId ?? '',
     topic: info.topic ?? '',
+    onTopLoss: info.onTopLoss === 'collapse' ? TopLossPolicy.COLLAPSE : info.onTopLoss === 'recover' ? TopLossPolicy.RECOVER : TopLossPolicy.UNSPECIFIED,
   };
 }

@@ -25,6 +25,7 @@ const HYBRID_INFO: v1.MeetingServerInfo = {
   accountId: 'acme',
   hostUserId: 'u-host',
   topic: 'Weekly',
+  onTopLoss: v1.TopLossPolicy.RECOVER,
 };
 
 /** A zone controller that knows one meeting; handlers translate errors once, at the door. */

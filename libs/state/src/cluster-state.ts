@@ -32,6 +32,14 @@ export interface ModuleRegistration {
    * takes no links.
    */
   readonly cascadeAddress?: string;
+  /**
+   * Names this run of the module's process (random at each start). A
+   * registration under the same module id with another instance is a
+   * restart: what the previous run held (reservations, meetings, top claims)
+   * is removed first, as at its expiry (event `module-gone`, reason
+   * `restarted`). Absent: never treated as a restart.
+   */
+  readonly instanceId?: string;
 }
 
 /** Load a module reports with each heartbeat. All fields are non-negative. */
@@ -154,8 +162,8 @@ export type ClusterEvent =
       readonly type: 'module-gone';
       readonly moduleId: ModuleId;
       readonly zoneId: ZoneId;
-      /** `expired`: heartbeats stopped; `deregistered`: the module left cleanly. */
-      readonly reason: 'expired' | 'deregistered';
+      /** `expired`: heartbeats stopped; `deregistered`: the module left cleanly; `restarted`: it registered as a new run of its process. */
+      readonly reason: 'expired' | 'deregistered' | 'restarted';
     }
   | {
       readonly type: 'top-released';
@@ -261,6 +269,14 @@ export interface ClusterState {
 
   /** The live modules carrying a meeting, ordered by id. */
   meetingModules(meetingId: MeetingId): Promise<ModuleId[]>;
+
+  /**
+   * The live modules carrying a meeting with how many of their reservations
+   * are for it (its participants there, arrived or expected; 0 for one
+   * carried only explicitly), ordered by id. Not one atomic snapshot across
+   * modules: it picks the new top of an internal-only meeting.
+   */
+  meetingLoad(meetingId: MeetingId): Promise<{ moduleId: ModuleId; participants: number }[]>;
 
   // ── Top MMR of a meeting ────────────────────────────────────────────────
 

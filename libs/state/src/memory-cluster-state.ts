@@ -87,6 +87,10 @@ export class MemoryClusterState implements ClusterState {
     const reg = checkRegistration(registration);
     const ttl = checkTtl(ttlMs);
     const now = this.now();
+    const previous = this.modules.get(reg.id);
+    // A new run of the module's process: nothing of the previous run stays.
+    const restarted = previous?.registration.instanceId !== undefined && reg.instanceId !== undefined && previous.registration.instanceId !== reg.instanceId;
+    if (restarted) this.removeModule(reg.id, 'restarted');
     const existing = this.modules.get(reg.id);
     if (existing) {
       // A re-registration keeps load, reservations, draining, meetings and tops.
@@ -255,6 +259,18 @@ export class MemoryClusterState implements ClusterState {
     return [...modules].filter((id) => this.liveRecord(id, now)).sort(compareIds);
   }
 
+  async meetingLoad(meetingId: MeetingId): Promise<{ moduleId: ModuleId; participants: number }[]> {
+    this.assertOpen();
+    const meeting = checkMeetingId(meetingId);
+    const now = this.now();
+    return [...(this.meetings.get(meeting) ?? [])]
+      .flatMap((id) => {
+        const record = this.liveRecord(id, now);
+        return record ? [{ moduleId: id, participants: record.meetingReservations.get(meeting) ?? 0 }] : [];
+      })
+      .sort((a, b) => compareIds(a.moduleId, b.moduleId));
+  }
+
   // ── Top MMR of a meeting ────────────────────────────────────────────────
 
   async claimTop(meetingId: MeetingId, moduleId: ModuleId): Promise<TopClaim> {
@@ -397,7 +413,7 @@ export class MemoryClusterState implements ClusterState {
   }
 
   /** Removes a module and everything hanging off it, emitting what changed, as the Redis script does. */
-  private removeModule(id: ModuleId, reason: 'expired' | 'deregistered'): boolean {
+  private removeModule(id: ModuleId, reason: 'expired' | 'deregistered' | 'restarted'): boolean {
     const record = this.modules.get(id);
     if (!record) return false;
     this.modules.delete(id);

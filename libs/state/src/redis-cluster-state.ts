@@ -132,6 +132,7 @@ export class RedisClusterState implements ClusterState {
       reg.version,
       ttl,
       reg.cascadeAddress ?? '',
+      reg.instanceId ?? '',
     ]);
   }
 
@@ -233,6 +234,14 @@ export class RedisClusterState implements ClusterState {
     this.assertOpen();
     const reply = await this.run(SCRIPTS.meetingModules, [checkMeetingId(meetingId)]);
     return (asArray(reply) as ModuleId[]).sort(compareIds);
+  }
+
+  async meetingLoad(meetingId: MeetingId): Promise<{ moduleId: ModuleId; participants: number }[]> {
+    this.assertOpen();
+    const reply = asArray(await this.run(SCRIPTS.meetingLoad, [checkMeetingId(meetingId)])) as (string | number)[];
+    const load: { moduleId: ModuleId; participants: number }[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) load.push({ moduleId: reply[i] as ModuleId, participants: Number(reply[i + 1]) });
+    return load.sort((a, b) => compareIds(a.moduleId, b.moduleId));
   }
 
   // ── Top MMR of a meeting ────────────────────────────────────────────────
@@ -386,6 +395,7 @@ function parseModule(reply: unknown): ModuleState {
     capacityUnits: num('capacityUnits'),
     version: text('version'),
     ...(h.get('cascadeAddress') ? { cascadeAddress: h.get('cascadeAddress') as string } : {}),
+    ...(h.get('instanceId') ? { instanceId: h.get('instanceId') as string } : {}),
     load: {
       participants: num('participants'),
       meetings: num('meetings'),
@@ -402,7 +412,7 @@ function parseModule(reply: unknown): ModuleState {
 /** A channel message back into a `ClusterEvent`; anything else throws. */
 function parseEvent(message: string): ClusterEvent {
   const raw = JSON.parse(message) as Record<string, unknown>;
-  if (raw['type'] === 'module-gone' && (raw['reason'] === 'expired' || raw['reason'] === 'deregistered')) {
+  if (raw['type'] === 'module-gone' && (raw['reason'] === 'expired' || raw['reason'] === 'deregistered' || raw['reason'] === 'restarted')) {
     return {
       type: 'module-gone',
       moduleId: checkModuleId(raw['moduleId']),

@@ -65,6 +65,10 @@ export function checkRegistration(value: unknown): ModuleRegistration {
   if (cascadeAddress !== undefined && (typeof cascadeAddress !== 'string' || !HOST_PORT.test(cascadeAddress))) {
     throw new MeetedgeError('INVALID_ARGUMENT', `cascadeAddress must be host:port, got ${show(cascadeAddress)}`, { field: 'cascadeAddress' });
   }
+  const instanceId = reg['instanceId'];
+  if (instanceId !== undefined && (typeof instanceId !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId))) {
+    throw new MeetedgeError('INVALID_ARGUMENT', `instanceId must be 1-64 letters, digits or _.:-, got ${show(instanceId)}`, { field: 'instanceId' });
+  }
   return {
     id: ModuleId(reg['id']),
     zoneId: ZoneId(reg['zoneId']),
@@ -74,6 +78,7 @@ export function checkRegistration(value: unknown): ModuleRegistration {
     capacityUnits: checkPositiveInteger(reg['capacityUnits'], 'capacityUnits'),
     version: checkText(reg['version'], 'version'),
     ...(cascadeAddress === undefined ? {} : { cascadeAddress }),
+    ...(instanceId === undefined ? {} : { instanceId }),
   };
 }
 

@@ -25,6 +25,8 @@ export interface DeploymentOptions {
   readonly zoneId?: string;
   /** How many ZCPs. Default 2. */
   readonly zcps?: number;
+  /** More MEETEDGE_* settings of every edge module. */
+  readonly moduleEnv?: Readonly<Record<string, string>>;
   /** Every service's log level. Default info (the `started` line the tests read is at info). */
   readonly logLevel?: string;
 }
@@ -150,6 +152,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
       MEETEDGE_CAPACITY_UNITS: String(options.capacityUnits ?? 400),
       MEETEDGE_TICKET_PUBLIC_KEY: pem(ticketKeys).pub,
       MEETEDGE_ZCP_ADDRESSES: zcpGrpc.map((p) => `127.0.0.1:${p}`).join(','),
+      ...options.moduleEnv,
     });
     const startModule = async (id: string) => {
       const r = run('sfu', moduleEnv(id));

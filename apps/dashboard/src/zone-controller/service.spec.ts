@@ -78,6 +78,7 @@ describe('GetMeetingServerInfo', () => {
       accountId: admin.accountId,
       hostUserId: admin.userId,
       topic: 'All hands',
+      onTopLoss: v1.TopLossPolicy.RECOVER,
     });
   });
 
@@ -90,6 +91,7 @@ describe('GetMeetingServerInfo', () => {
       // Its roster lives on the top module, which needs to know who hosts it.
       hostUserId: admin.userId,
       topic: 'Board',
+      onTopLoss: v1.TopLossPolicy.RECOVER,
     });
   });
 

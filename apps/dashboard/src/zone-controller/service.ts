@@ -57,6 +57,7 @@ export function zoneControllerService(options: ZoneControllerOptions): v1.ZoneCo
       accountId: meeting.accountId,
       hostUserId: meeting.hostId,
       topic: meeting.topic,
+      onTopLoss: meeting.onTopLoss === 'collapse' ? v1.TopLossPolicy.COLLAPSE : v1.TopLossPolicy.RECOVER,
     };
   }
 

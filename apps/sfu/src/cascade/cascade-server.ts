@@ -33,7 +33,13 @@ export interface CascadeServerOptions {
   /** The mode a meeting gets when a link brings it here first (the cloud MMR: cloud-hybrid). */
   readonly defaultMode: MeetingMode;
   readonly media: MediaServer;
-  readonly createPeer: () => RTCPeerConnection;
+  /**
+   * Builds a link's werift connection. The answerer's sits on the server's
+   * shared media port; the opener's needs a socket of its own, because the
+   * shared port tells connections apart by the remote address, and every
+   * link between the same two servers has the same one.
+   */
+  readonly createPeer: (role: 'opener' | 'answerer') => RTCPeerConnection;
   readonly logger: Logger;
 }
 
@@ -118,7 +124,7 @@ export class CascadeServer {
         peerServerId,
         // The media server's role (edge or cloud MMR) and the meeting's mode decide whether the link's media leaves the network.
         scope: linkScope(media.role, meeting.mode),
-        pc: this.options.createPeer(),
+        pc: this.options.createPeer('answerer'),
         logger: this.logger,
       }),
     );
@@ -163,11 +169,15 @@ export class CascadeServer {
   /**
    * Opens (or keeps) this server's link for a meeting to a target server;
    * idempotent: a link to the same target is kept, to another one replaced.
+   * `onClosed` is told when the link closes, with why.
    */
-  async ensureLink(meetingId: MeetingId, target: LinkTarget): Promise<LinkStats> {
+  async ensureLink(meetingId: MeetingId, target: LinkTarget, onClosed?: (reason: string) => void): Promise<LinkStats> {
     const key = `${meetingId}|${target.serverId}`;
     const existing = this.opened.get(key);
-    if (existing && !existing.link.closed && existing.target.address === target.address) return existing.link.stats();
+    if (existing && !existing.link.closed && existing.target.address === target.address) {
+      if (onClosed) existing.link.whenClosed((closed) => onClosed(closed.closeReason ?? ''));
+      return existing.link.stats();
+    }
     existing?.link.close('replaced');
     for (const [otherKey, other] of this.opened) {
       if (otherKey.startsWith(`${meetingId}|`) && otherKey !== key) {
@@ -185,7 +195,7 @@ export class CascadeServer {
         serverId: this.options.serverId,
         peerServerId: target.serverId,
         scope: linkScope(this.options.media.role, meeting.mode),
-        pc: this.options.createPeer(),
+        pc: this.options.createPeer('opener'),
         logger: this.logger,
       }),
     );
@@ -213,18 +223,32 @@ export class CascadeServer {
       });
     } catch (err) {
       link.close(`could not open: ${(err as Error).message}`);
-      control?.cancel();
-      client.close();
+      this.hangUp(client, control, link.linkId, meetingId);
       this.opened.delete(key);
       throw err;
     }
+    // At once when the link closed while it was being opened (e.g. its last participant left meanwhile).
     link.whenClosed(() => {
-      control?.cancel();
-      client.close();
+      this.hangUp(client, control, link.linkId, meetingId);
       if (this.opened.get(key)?.link === link) this.opened.delete(key);
     });
+    if (onClosed) link.whenClosed((closed) => onClosed(closed.closeReason ?? ''));
     this.logger.info({ meetingId, linkId: link.linkId, target }, 'cascade link opened');
     return link.stats();
+  }
+
+  /**
+   * Ends the far side of a link this server opened: the control stream's end
+   * closes it there; a link whose control stream never attached is closed
+   * with CloseLink, so the answerer does not keep it (and its meeting).
+   */
+  private hangUp(client: v1.CascadeClient, control: ClientDuplexStream<v1.CascadeControl, v1.CascadeControl> | undefined, linkId: string, meetingId: MeetingId): void {
+    if (control) {
+      control.cancel();
+      client.close();
+      return;
+    }
+    client.closeLink({ linkId, meetingId, serverId: this.options.serverId, reason: v1.CloseReason.FAILED }, new Metadata(), { deadline: Date.now() + 2000 }, () => client.close());
   }
 
   /** Closes this server's link for a meeting (a need ended). Idempotent. */
@@ -236,6 +260,11 @@ export class CascadeServer {
       closed++;
     }
     return closed;
+  }
+
+  /** True once the service is shutting down. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Closes every link and stops the service. Idempotent. */

@@ -114,6 +114,8 @@ export class CascadeLink implements MeetingLink {
   private exchange: ((sdp: string) => Promise<string>) | undefined;
   private answerWaiter: { resolve: (sdp: string) => void; reject: (err: Error) => void } | undefined;
   private readonly closedHandlers: ((link: CascadeLink) => void)[] = [];
+  /** Why the link closed, once it has. */
+  closeReason: string | undefined;
   closed = false;
 
   constructor(private readonly options: CascadeLinkOptions) {
@@ -486,6 +488,7 @@ export class CascadeLink implements MeetingLink {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.logger.info({ reason }, 'cascade link closed');
     this.answerWaiter?.reject(new Error('the link closed'));
     for (const slot of this.slots.values()) slot.subscription.close();

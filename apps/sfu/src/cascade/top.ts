@@ -1,18 +1,28 @@
 /**
- * The top MMR of internal-only meetings (DESIGN.md, "An internal-only join"):
- * the first module that gets a meeting (a participant's media or meeting
- * signaling) claims top in the cluster state (compare-and-set, exactly one
- * wins); every other module that gets it opens one east-west link to the
- * top, found by the cascade address the top registered, and relays its
- * participants' signaling there. Nothing of the meeting reaches the cloud.
+ * The top MMR of internal-only meetings (DESIGN.md, "An internal-only join";
+ * docs/failover.md): the first module that gets a meeting (a participant's
+ * media or meeting signaling) claims top in the cluster state
+ * (compare-and-set, exactly one wins); every other module that gets it opens
+ * one east-west link to the top, found by the cascade address the top
+ * registered, and relays its participants' signaling there. Nothing of the
+ * meeting reaches the cloud.
  *
  * A module keeps what it learnt about a meeting's top while it holds the
  * meeting (its media, or a signaling session of one of its participants);
  * the top lets go of its claim when it holds the meeting no more.
+ *
+ * When the top dies (the cluster state releases its claims when the ZCPs
+ * sweep it: event `top-released`, reason `module-gone`), each module that
+ * holds the meeting follows the meeting's `onTopLoss`: **recover** (the
+ * default) — the surviving module with the most participants of the meeting
+ * claims top (`electTop`; the others give it a moment, and the claim is a
+ * compare-and-set, so exactly one wins), the others link to it; or
+ * **collapse** — the meeting ends on every module, its participants told why.
+ * A link to the top that fails while the top lives is opened again.
  */
-import { MeetedgeError, type MeetingId, type MeetingMode, type ModuleId } from '@meetedge/core';
+import { MeetedgeError, ModuleId, type MeetingId, type MeetingMode } from '@meetedge/core';
 import type { Logger } from '@meetedge/service-kit';
-import type { ClusterState } from '@meetedge/state';
+import type { ClusterEvent, ClusterState } from '@meetedge/state';
 import type { CascadeServer, LinkTarget } from './cascade-server';
 
 export interface TopCoordinatorOptions {
@@ -20,10 +30,34 @@ export interface TopCoordinatorOptions {
   readonly state: ClusterState;
   readonly cascade: CascadeServer;
   readonly logger: Logger;
+  /** What a meeting does when its top dies (the ZCP's meeting info); default recover. */
+  readonly onTopLoss?: (meetingId: MeetingId) => 'recover' | 'collapse';
+  /** Ends a collapsed meeting on this module: its participants are told, its state removed. */
+  readonly collapse?: (meetingId: MeetingId) => void;
+  /** How long a module that is not the elected one waits for it to claim, ms. Default 1 500. */
+  readonly electionWaitMs?: number;
 }
 
 /** Where a meeting's top is, as this module found it. */
 export type TopOf = { readonly self: true } | { readonly self: false; readonly target: LinkTarget };
+
+/**
+ * The module that should take over a meeting whose top died: the one with
+ * the most participants of it, the lowest id among equals. Undefined when no
+ * module carries the meeting.
+ */
+export function electTop(load: readonly { moduleId: ModuleId; participants: number }[]): ModuleId | undefined {
+  let best: { moduleId: ModuleId; participants: number } | undefined;
+  for (const entry of load) {
+    if (!best || entry.participants > best.participants || (entry.participants === best.participants && entry.moduleId < best.moduleId)) best = entry;
+  }
+  return best?.moduleId;
+}
+
+/** How long a collapsed meeting is not claimed again on this module, ms: its participants are being told it ended. */
+const COLLAPSED_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 export class TopCoordinator {
   /** Meetings whose top this module holds. */
@@ -34,10 +68,30 @@ export class TopCoordinator {
   private readonly holds = new Map<MeetingId, number>();
   /** The hold of each meeting's media (internal-only meetings). */
   private readonly mediaHolds = new Map<MeetingId, () => void>();
+  /** Meetings whose top died, being taken over or relinked now. */
+  private readonly recovering = new Set<MeetingId>();
+  /** Meetings that collapsed here, until when (ms): nobody claims them again meanwhile (their participants are being told). */
+  private readonly collapsed = new Map<MeetingId, number>();
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private closed = false;
   private readonly logger: Logger;
 
   constructor(private readonly options: TopCoordinatorOptions) {
     this.logger = options.logger.child({ component: 'top' });
+  }
+
+  /** Follows the cluster state's events: a top that died is taken over. */
+  async start(): Promise<void> {
+    try {
+      this.unsubscribe = await this.options.state.subscribe((event) => this.onEvent(event));
+    } catch (err) {
+      this.logger.warn({ err }, 'no cluster events: a dead top is noticed by its failed link only');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.unsubscribe?.().catch(() => undefined);
   }
 
   /** Whether this module holds top for a meeting (as far as it knows). */
@@ -67,6 +121,21 @@ export class TopCoordinator {
 
   private async claim(meetingId: MeetingId): Promise<TopOf> {
     const { state, moduleId } = this.options;
+    if ((this.collapsed.get(meetingId) ?? 0) > Date.now()) {
+      throw new MeetedgeError('CONFLICT', 'the meeting ended because the module holding it failed; it has to be started again');
+    }
+    if (this.recovering.has(meetingId) && (this.options.onTopLoss?.(meetingId) ?? 'recover') === 'collapse') {
+      // Its top died: the meeting is not claimed again here while it is found out whether it collapses.
+      const holder = await state.getTop(meetingId);
+      const top = holder === undefined ? undefined : await state.getModule(holder);
+      if (!top?.cascadeAddress) throw new MeetedgeError('UNAVAILABLE', `the module holding meeting ${meetingId} failed`);
+      return { self: false, target: { serverId: top.id, address: top.cascadeAddress } };
+    }
+    if (this.recovering.has(meetingId) && (await state.getTop(meetingId)) === undefined) {
+      // The top died: the survivor with the most participants claims first.
+      const elected = electTop(await state.meetingLoad(meetingId));
+      if (elected !== undefined && elected !== moduleId) await this.holderWithin(meetingId, this.options.electionWaitMs ?? 1500);
+    }
     const claim = await state.claimTop(meetingId, moduleId);
     if (claim.won) {
       this.tops.add(meetingId);
@@ -78,6 +147,15 @@ export class TopCoordinator {
       throw new MeetedgeError('UNAVAILABLE', `the module holding meeting ${meetingId} (${claim.holder}) takes no links`);
     }
     return { self: false, target: { serverId: top.id, address: top.cascadeAddress } };
+  }
+
+  /** Waits until someone holds top of the meeting, up to `ms`. */
+  private async holderWithin(meetingId: MeetingId, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && !this.closed) {
+      if ((await this.options.state.getTop(meetingId)) !== undefined) return;
+      await sleep(50);
+    }
   }
 
   /**
@@ -120,10 +198,7 @@ export class TopCoordinator {
     this.mediaHolds.get(meetingId)?.();
     this.mediaHolds.set(meetingId, this.hold(meetingId));
     try {
-      const top = await this.topOf(meetingId);
-      if (top.self) return;
-      await this.options.cascade.ensureLink(meetingId, top.target);
-      this.logger.info({ meetingId, top: top.target.serverId }, 'linked east-west to the top');
+      await this.linkToTop(meetingId);
     } catch (err) {
       this.logger.warn({ err, meetingId }, 'no top claim or east-west link for the meeting');
     }
@@ -134,5 +209,77 @@ export class TopCoordinator {
     const letGo = this.mediaHolds.get(meetingId);
     this.mediaHolds.delete(meetingId);
     letGo?.();
+  }
+
+  /** Links the meeting's media to its top (nothing when this module is the top); a link that fails later is opened again. */
+  private async linkToTop(meetingId: MeetingId): Promise<void> {
+    const top = await this.topOf(meetingId);
+    if (top.self) return;
+    await this.options.cascade.ensureLink(meetingId, top.target, (reason) => this.linkClosed(meetingId, top.target, reason));
+    this.logger.info({ meetingId, top: top.target.serverId }, 'linked east-west to the top');
+  }
+
+  /** Links the meeting's media to the module holding top now, without claiming it. */
+  private async linkToHolder(meetingId: MeetingId, holder: ModuleId): Promise<void> {
+    const top = await this.options.state.getModule(holder);
+    if (!top?.cascadeAddress) throw new MeetedgeError('UNAVAILABLE', `the module holding meeting ${meetingId} (${holder}) is not live`);
+    const target = { serverId: top.id, address: top.cascadeAddress };
+    this.answers.set(meetingId, Promise.resolve({ self: false, target }));
+    if (this.mediaHolds.has(meetingId)) await this.options.cascade.ensureLink(meetingId, target, (reason) => this.linkClosed(meetingId, target, reason));
+  }
+
+  /** The east-west link to the top closed: while the meeting's media is here, it links again (to a new top if need be). */
+  private linkClosed(meetingId: MeetingId, target: LinkTarget, reason: string): void {
+    if (this.closed || this.options.cascade.isClosed || !this.mediaHolds.has(meetingId)) return;
+    this.logger.warn({ meetingId, top: target.serverId, reason }, 'east-west link to the top lost');
+    void this.recover(meetingId, target.serverId);
+  }
+
+  private onEvent(event: ClusterEvent): void {
+    if (event.type !== 'top-released' || event.reason !== 'module-gone' || event.moduleId === this.options.moduleId) return;
+    if (!this.holds.has(event.meetingId)) return;
+    this.logger.warn({ meetingId: event.meetingId, top: event.moduleId }, 'the top of the meeting is gone');
+    void this.recover(event.meetingId, event.moduleId);
+  }
+
+  /**
+   * The meeting's top (or the link to it) is lost. Collapse: the meeting ends
+   * here. Recover: find the top again (claiming it when elected) and link,
+   * trying for up to 15 s while the meeting's media is here.
+   */
+  private async recover(meetingId: MeetingId, lost: string): Promise<void> {
+    if (this.recovering.has(meetingId)) return;
+    this.recovering.add(meetingId);
+    try {
+      const until = Date.now() + 15_000;
+      const collapses = (this.options.onTopLoss?.(meetingId) ?? 'recover') === 'collapse';
+      for (let attempt = 0; Date.now() < until && !this.closed && this.holds.has(meetingId); attempt++) {
+        this.answers.delete(meetingId);
+        // Until the ZCPs sweep a dead top, it still holds the claim (and the link to it fails at once).
+        const holder = await this.options.state.getTop(meetingId).catch(() => ModuleId(lost));
+        try {
+          if (!collapses) {
+            if (this.mediaHolds.has(meetingId)) await this.linkToTop(meetingId);
+            else await this.topOf(meetingId);
+            return;
+          }
+          // A meeting set to collapse is never claimed again here: it ends once its top is gone, or links back to a top that lives.
+          if (holder === undefined) {
+            this.logger.warn({ meetingId, lost }, 'the top of the meeting died: the meeting collapses (onTopLoss: collapse)');
+            this.collapsed.set(meetingId, Date.now() + COLLAPSED_MS);
+            for (const [id, until] of this.collapsed) if (until <= Date.now()) this.collapsed.delete(id);
+            this.options.collapse?.(meetingId);
+            return;
+          }
+          await this.linkToHolder(meetingId, holder);
+          return;
+        } catch (err) {
+          this.logger.debug({ err, meetingId }, 'top not reachable yet');
+        }
+        await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 3)));
+      }
+    } finally {
+      this.recovering.delete(meetingId);
+    }
   }
 }

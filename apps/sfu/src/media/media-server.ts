@@ -287,6 +287,21 @@ export class MediaServer {
     return true;
   }
 
+  /**
+   * Ends a meeting here (its top died and it collapses): every participant's
+   * media session is told why and closed. Returns how many were.
+   */
+  async endMeeting(meetingId: MeetingId, message: string): Promise<number> {
+    const sessions = [...this.joined.entries()].filter(([holder]) => holder.startsWith(`${meetingId}/`)).map(([, session]) => session);
+    await Promise.all(
+      sessions.map(async (session) => {
+        session.send({ type: 'error', code: 'UNAVAILABLE', message, fatal: true });
+        await session.close(CLOSE_NORMAL, message, 'removed');
+      }),
+    );
+    return sessions.length;
+  }
+
   /** The meeting if this module carries it. */
   existingMeeting(meetingId: MeetingId): Meeting | undefined {
     return this.meetings.get(meetingId);

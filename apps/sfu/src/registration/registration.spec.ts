@@ -144,9 +144,12 @@ describe('module registration with the ZCPs', () => {
           version: expect.stringMatching(/^\d+\.\d+\.\d+/) as unknown as string,
           // Where other media servers open east-west links to it: its Cascade port on the announced IP.
           cascadeAddress: `127.0.0.1:${(app as SfuService).cascade.boundPort}`,
+          // This run of the process: one for every ZCP, another at the next start.
+          instanceId: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown as string,
         }),
       );
     }
+    expect(new Set(zcps.map((z) => z.all('register')[0]?.instanceId)).size).toBe(1);
   });
 
   it('heartbeats at the interval the ZCP asked for, with growing seq and its load', async () => {
@@ -241,7 +244,7 @@ describe('module registration with the ZCPs', () => {
     const zcp = zcps[0];
     if (!zcp) throw new Error('no zcp');
     await waitFor(() => zcp.all('heartbeat').length >= 1);
-    const info = { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, e2ee: false, defaultQuality: v1.Quality.SD, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '', accountId: 'acme', hostUserId: '', topic: '' };
+    const info = { meetingId: 'm-1', mode: v1.MeetingMode.INTERNAL_ONLY, e2ee: false, defaultQuality: v1.Quality.SD, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '', accountId: 'acme', hostUserId: '', topic: '', onTopLoss: v1.TopLossPolicy.UNSPECIFIED };
     zcp.last().call.write({ kind: { $case: 'meetingServerInfo', value: info } });
     zcp.last().call.write({
       kind: { $case: 'expectParticipant', value: { meetingId: 'm-1', participantId: 'bob', reservationId: 'r-9', quality: v1.Quality.SD, ticketExpiresAtUnixMs: Date.now() + 500 } },

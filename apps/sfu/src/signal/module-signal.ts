@@ -59,7 +59,8 @@ export class ModuleSignal {
         if (this.closed) throw new MeetedgeError('UNAVAILABLE', 'this module is shutting down');
         if (!options.top.isTop(meeting.id)) throw new MeetedgeError('CONFLICT', `this module is not the top of meeting ${meeting.id}`);
         // The top's own meeting info wins over what the relaying module knows.
-        return this.roomOf(options.media.meetingInfoOf(meeting.id) ? this.viewOf(meeting.id) : meeting);
+        const view = options.media.meetingInfoOf(meeting.id) ? this.viewOf(meeting.id) : { ...meeting, top: options.moduleId };
+        return { room: this.roomOf(view), view };
       },
       logger: this.logger,
     });
@@ -171,7 +172,7 @@ export class ModuleSignal {
   /** What this module knows of the meeting (its ZCP's meeting info). */
   private viewOf(meetingId: MeetingId): RoomMeeting {
     const info = this.options.media.meetingInfoOf(meetingId);
-    return { id: meetingId, topic: info?.topic ?? '', e2ee: info?.e2ee ?? false, mode: 'internal-only' };
+    return { id: meetingId, topic: info?.topic ?? '', e2ee: info?.e2ee ?? false, mode: 'internal-only', top: this.options.moduleId, onTopLoss: info?.onTopLoss ?? 'recover' };
   }
 
   /** The open room of a meeting this module tops, opened if need be; it holds the meeting while open. */

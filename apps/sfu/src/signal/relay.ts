@@ -109,10 +109,10 @@ export class RelayedRoom implements SignalRoom {
 
 export interface SignalRelayHost {
   /**
-   * The room a relayed participant joins, opened if need be.
+   * The room a relayed participant joins, opened if need be, and the meeting as the top sees it.
    * @throws MeetedgeError FAILED_PRECONDITION when this module is not the meeting's top
    */
-  room(meeting: RoomMeeting): Room;
+  room(meeting: RoomMeeting): { room: Room; view: RoomMeeting };
   readonly logger: Logger;
 }
 
@@ -150,9 +150,10 @@ export function acceptSignalRelay(host: SignalRelayHost): (stream: ServerDuplexS
         if (kind?.$case !== 'seat') return refuseStream(new MeetedgeError('INVALID_ARGUMENT', 'the first message of a signaling relay must be seat'));
         try {
           const { identity, meeting } = seatFrom(kind.value);
+          // The top's own view of the meeting (its ZCP's info) wins over the relaying module's.
           const opened = host.room(meeting);
-          opened.join(identity, seat, meeting);
-          room = opened;
+          opened.room.join(identity, seat, opened.view);
+          room = opened.room;
           participantId = identity.participantId;
         } catch (err) {
           // A refusal of the room (a removed participant) reaches the participant; a bad seat is the module's fault.

@@ -15,6 +15,7 @@ const HYBRID: v1.MeetingServerInfo = {
   accountId: 'acme',
   hostUserId: '',
   topic: '',
+  onTopLoss: v1.TopLossPolicy.UNSPECIFIED,
 };
 const INTERNAL: v1.MeetingServerInfo = { ...HYBRID, meetingId: 'm-2', mode: v1.MeetingMode.INTERNAL_ONLY, cloudMmrId: '', cloudMmrAddress: '', cloudSignalingUrl: '' };
 

@@ -207,6 +207,7 @@ describe('module registry (ZoneControllerProxy.Connect)', () => {
     ['zero capacity', { capacityUnits: 0 }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.capacity_units/],
     ['a media URL that is not one', { mediaUrl: 'not a url' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.media_url/],
     ['a cascade address without a port', { cascadeAddress: '10.0.0.7' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.cascade_address/],
+    ['an instance id with spaces', { instanceId: 'run 1' }, status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', /register\.instance_id/],
   ] as const)('a Register for %s is refused with a coded error', async (_what, overrides, code, errorCode, message) => {
     const link = open(0);
     link.call.write(register(overrides));

@@ -141,6 +141,10 @@ export function registrationFrom(register: v1.Register, zoneId: ZoneId): ModuleR
   if (cascadeAddress !== '' && !/^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/.test(cascadeAddress)) {
     throw new MeetedgeError('INVALID_ARGUMENT', `register.cascade_address must be host:port or empty, got "${cascadeAddress.slice(0, 80)}"`);
   }
+  const instanceId = register.instanceId;
+  if (instanceId !== '' && !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId)) {
+    throw new MeetedgeError('INVALID_ARGUMENT', 'register.instance_id must be 1-64 letters, digits or _.:-, or empty');
+  }
   if (moduleZone !== zoneId) {
     throw new MeetedgeError('CONFLICT', `module ${id} serves zone ${moduleZone}; this ZCP serves zone ${zoneId}`, { moduleZone, zcpZone: zoneId });
   }
@@ -153,6 +157,7 @@ export function registrationFrom(register: v1.Register, zoneId: ZoneId): ModuleR
     capacityUnits: capacity,
     version: register.version,
     ...(cascadeAddress === '' ? {} : { cascadeAddress }),
+    ...(instanceId === '' ? {} : { instanceId }),
   };
 }
 

@@ -15,7 +15,7 @@ export const DEFAULT_KEY_PREFIX = 'meetedge:';
 export const KEY_TEMPLATES = {
   /**
    * Hash, one per registered module (swept or deregistered → deleted):
-   * id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, cascadeAddress (optional) (the
+   * id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, cascadeAddress, instanceId (both optional) (the
    * registration); registeredAt, expiresAt (ms, Redis server clock);
    * participants, meetings, cpuPercent, egressKbps (last heartbeat's load);
    * reservedUnits (sum of the module's reservations); draining ('0' | '1').

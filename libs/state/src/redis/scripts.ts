@@ -113,11 +113,16 @@ local function remove_module(id, reason)
 end
 `;
 
-/** ARGV: id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, ttlMs, cascadeAddress ('' for none). */
+/** ARGV: id, zoneId, nodeId, role, mediaUrl, capacityUnits, version, ttlMs, cascadeAddress ('' for none), instanceId ('' for none). */
 const REGISTER = `
 local id, zone = ARGV[2], ARGV[3]
 local now = now_ms()
 local mk = K_module(id)
+local previous_instance = redis.call('HGET', mk, 'instanceId')
+if previous_instance and ARGV[11] ~= '' and previous_instance ~= ARGV[11] then
+  -- A new run of the module's process: nothing of the previous run stays.
+  remove_module(id, 'restarted')
+end
 local previous_zone = redis.call('HGET', mk, 'zoneId')
 if previous_zone then
   -- A re-registration keeps load, reservations, draining, meetings and tops.
@@ -130,6 +135,7 @@ local expires = int(now + tonumber(ARGV[9]))
 redis.call('HSET', mk, 'id', id, 'zoneId', zone, 'nodeId', ARGV[4], 'role', ARGV[5], 'mediaUrl', ARGV[6],
   'capacityUnits', ARGV[7], 'version', ARGV[8], 'registeredAt', int(now), 'expiresAt', expires)
 if ARGV[10] ~= '' then redis.call('HSET', mk, 'cascadeAddress', ARGV[10]) else redis.call('HDEL', mk, 'cascadeAddress') end
+if ARGV[11] ~= '' then redis.call('HSET', mk, 'instanceId', ARGV[11]) else redis.call('HDEL', mk, 'instanceId') end
 redis.call('ZADD', EXPIRY, expires, id)
 redis.call('SADD', K_zoneModules(zone), id)
 return 1
@@ -297,6 +303,20 @@ end
 return result
 `;
 
+/** ARGV: meetingId. Returns { moduleId, count, ... } for the live modules carrying it. */
+const MEETING_LOAD = `
+local now = now_ms()
+local meeting = ARGV[2]
+local result = {}
+for _, id in ipairs(redis.call('SMEMBERS', K_meetingModules(meeting))) do
+  if is_live(id, now) then
+    table.insert(result, id)
+    table.insert(result, tonumber(redis.call('HGET', K_meetingReservations(id), meeting) or '0'))
+  end
+end
+return result
+`;
+
 /**
  * ARGV: meetingId, moduleId. Returns { 'not_found' } when the claimant is not
  * live, else { 'won' | 'lost', holder }. SET NX: the first claimant wins.
@@ -348,6 +368,7 @@ export const SCRIPTS = {
   addMeetingModule: script('addMeetingModule', ADD_MEETING_MODULE),
   removeMeetingModule: script('removeMeetingModule', REMOVE_MEETING_MODULE),
   meetingModules: script('meetingModules', MEETING_MODULES),
+  meetingLoad: script('meetingLoad', MEETING_LOAD),
   claimTop: script('claimTop', CLAIM_TOP),
   releaseTop: script('releaseTop', RELEASE_TOP),
 } as const;

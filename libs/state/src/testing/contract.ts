@@ -205,6 +205,29 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         expect(await store.getTop(MEETING)).toBe('sfu-1');
       });
 
+      it("a new run of the process (another instanceId) starts from nothing: the previous run's reservations, meetings and tops go, with module-gone (restarted)", async () => {
+        const { events } = await recordEvents(store);
+        await register('sfu-1', { instanceId: 'run-1' });
+        expect((await store.reserve({ moduleId: mid('sfu-1'), reservationId: rid('r-1'), units: 2, meetingId: MEETING })).ok).toBe(true);
+        expect((await store.claimTop(MEETING, mid('sfu-1'))).won).toBe(true);
+        // The same run registering again (a reconnect) keeps everything.
+        await register('sfu-1', { instanceId: 'run-1' });
+        expect((await store.getModule(mid('sfu-1')))?.reservedUnits).toBe(2);
+
+        await register('sfu-1', { instanceId: 'run-2' });
+        expect(await store.getModule(mid('sfu-1'))).toMatchObject({ reservedUnits: 0, instanceId: 'run-2' });
+        expect(await store.meetingModules(MEETING)).toEqual([]);
+        expect(await store.getTop(MEETING)).toBeUndefined();
+        expect(await store.releaseReservation(mid('sfu-1'), rid('r-1'))).toBe(false);
+        await waitFor(() => events.length >= 2, { timeoutMs: EVENT_TIMEOUT_MS });
+        await sleep(SETTLE_MS);
+        expect(events).toEqual([
+          { type: 'top-released', meetingId: MEETING, moduleId: 'sfu-1', reason: 'module-gone' },
+          { type: 'module-gone', moduleId: 'sfu-1', zoneId: ZONE_A, reason: 'restarted' },
+        ]);
+        await expectCode(store.registerModule(registration('sfu-1', { instanceId: 'bad id!' }), LONG_TTL_MS), 'INVALID_ARGUMENT');
+      });
+
       it('keeps a module\'s cascade address; a re-registration without one drops it', async () => {
         await register('sfu-1', { cascadeAddress: '10.0.0.7:9701' });
         expect((await store.getModule(mid('sfu-1')))?.cascadeAddress).toBe('10.0.0.7:9701');
@@ -418,6 +441,32 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         await store.removeMeetingModule(MEETING, mid('sfu-b'));
         await store.removeMeetingModule(MEETING, mid('sfu-unknown'));
         expect(await store.meetingModules(MEETING)).toEqual(['sfu-a']);
+      });
+
+      it("meetingLoad() counts each live module's reservations for the meeting", async () => {
+        // sfu-a holds two units: the meeting takes sfu-b once sfu-a is full.
+        await register('sfu-a', { capacityUnits: 3 });
+        await register('sfu-b');
+        await register('sfu-c');
+        // Another meeting's unit first, so sfu-a is full after two of this one's.
+        expect((await store.reserve({ moduleId: mid('sfu-a'), reservationId: rid('other'), units: 1, meetingId: MeetingId('meeting-other') })).ok).toBe(true);
+        for (const [module, n] of [['sfu-a', 2], ['sfu-b', 3]] as const) {
+          for (let i = 0; i < n; i++) expect((await store.reserve({ moduleId: mid(module), reservationId: rid(`${module}-${i}`), units: 1, meetingId: MEETING })).ok).toBe(true);
+        }
+        await store.addMeetingModule(MEETING, mid('sfu-c'));
+        expect(await store.meetingLoad(MEETING)).toEqual([
+          { moduleId: 'sfu-a', participants: 2 },
+          { moduleId: 'sfu-b', participants: 3 },
+          { moduleId: 'sfu-c', participants: 0 },
+        ]);
+        await store.releaseReservation(mid('sfu-b'), rid('sfu-b-0'));
+        await shortenLife('sfu-a');
+        await expire();
+        expect(await store.meetingLoad(MEETING)).toEqual([
+          { moduleId: 'sfu-b', participants: 2 },
+          { moduleId: 'sfu-c', participants: 0 },
+        ]);
+        expect(await store.meetingLoad(MeetingId('meeting-none'))).toEqual([]);
       });
 
       it('a swept module leaves every meeting it carried', async () => {

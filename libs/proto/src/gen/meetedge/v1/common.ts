@@ -211,6 +211,51 @@ export function cascadeReasonToJSON(object: CascadeReason): string {
   }
 }
 
+export enum TopLossPolicy {
+  /** UNSPECIFIED - RECOVER. */
+  UNSPECIFIED = 0,
+  /**
+   * RECOVER - The surviving module with the most participants of the meeting becomes
+   * top, the others link to it, the dead top's participants join again.
+   */
+  RECOVER = 1,
+  /** COLLAPSE - The meeting ends: every participant is told, all its state is removed. */
+  COLLAPSE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function topLossPolicyFromJSON(object: any): TopLossPolicy {
+  switch (object) {
+    case 0:
+    case "TOP_LOSS_POLICY_UNSPECIFIED":
+      return TopLossPolicy.UNSPECIFIED;
+    case 1:
+    case "TOP_LOSS_POLICY_RECOVER":
+      return TopLossPolicy.RECOVER;
+    case 2:
+    case "TOP_LOSS_POLICY_COLLAPSE":
+      return TopLossPolicy.COLLAPSE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TopLossPolicy.UNRECOGNIZED;
+  }
+}
+
+export function topLossPolicyToJSON(object: TopLossPolicy): string {
+  switch (object) {
+    case TopLossPolicy.UNSPECIFIED:
+      return "TOP_LOSS_POLICY_UNSPECIFIED";
+    case TopLossPolicy.RECOVER:
+      return "TOP_LOSS_POLICY_RECOVER";
+    case TopLossPolicy.COLLAPSE:
+      return "TOP_LOSS_POLICY_COLLAPSE";
+    case TopLossPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * What the cloud knows about a meeting that a zone needs in order to place
  * its participants and run its media. The cloud zone controller answers it
@@ -264,6 +309,8 @@ export interface MeetingServerInfo {
    * internal-only meeting's roster.
    */
   topic: string;
+  /** What an internal-only meeting does when its top module dies (docs/failover.md). */
+  onTopLoss: TopLossPolicy;
 }
 
 function createBaseMeetingServerInfo(): MeetingServerInfo {
@@ -278,6 +325,7 @@ function createBaseMeetingServerInfo(): MeetingServerInfo {
     accountId: "",
     hostUserId: "",
     topic: "",
+    onTopLoss: 0,
   };
 }
 
@@ -312,6 +360,9 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     }
     if (message.topic !== "") {
       writer.uint32(82).string(message.topic);
+    }
+    if (message.onTopLoss !== 0) {
+      writer.uint32(88).int32(message.onTopLoss);
     }
     return writer;
   },
@@ -409,6 +460,14 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
             message.topic = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.onTopLoss = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -461,6 +520,11 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
         ? globalThis.String(object.host_user_id)
         : "",
       topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      onTopLoss: isSet(object.onTopLoss)
+        ? topLossPolicyFromJSON(object.onTopLoss)
+        : isSet(object.on_top_loss)
+        ? topLossPolicyFromJSON(object.on_top_loss)
+        : 0,
     };
   },
 
@@ -496,6 +560,9 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     if (message.topic !== "") {
       obj.topic = message.topic;
     }
+    if (message.onTopLoss !== 0) {
+      obj.onTopLoss = topLossPolicyToJSON(message.onTopLoss);
+    }
     return obj;
   },
 
@@ -514,6 +581,7 @@ export const MeetingServerInfo: MessageFns<MeetingServerInfo> = {
     message.accountId = object.accountId ?? "";
     message.hostUserId = object.hostUserId ?? "";
     message.topic = object.topic ?? "";
+    message.onTopLoss = object.onTopLoss ?? 0;
     return message;
   },
 };

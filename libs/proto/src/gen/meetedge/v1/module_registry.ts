@@ -183,6 +183,14 @@ export interface Register {
    * links of internal-only meetings whose top it is. Empty: it takes none.
    */
   cascadeAddress: string;
+  /**
+   * Names this run of the module's process (random at each start, 1-64 of
+   * letters, digits and _.:-). A registration with another instance id than
+   * the one recorded is a restart: what the previous run held is removed
+   * first (its reservations, meetings and top claims). Empty: never treated
+   * as a restart.
+   */
+  instanceId: string;
 }
 
 /** One meeting a module holds, re-announced on Register. */
@@ -545,6 +553,7 @@ function createBaseRegister(): Register {
     version: "",
     heldMeetings: [],
     cascadeAddress: "",
+    instanceId: "",
   };
 }
 
@@ -576,6 +585,9 @@ export const Register: MessageFns<Register> = {
     }
     if (message.cascadeAddress !== "") {
       writer.uint32(74).string(message.cascadeAddress);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(82).string(message.instanceId);
     }
     return writer;
   },
@@ -665,6 +677,14 @@ export const Register: MessageFns<Register> = {
             message.cascadeAddress = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -716,6 +736,11 @@ export const Register: MessageFns<Register> = {
         : isSet(object.cascade_address)
         ? globalThis.String(object.cascade_address)
         : "",
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -748,6 +773,9 @@ export const Register: MessageFns<Register> = {
     if (message.cascadeAddress !== "") {
       obj.cascadeAddress = message.cascadeAddress;
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -765,6 +793,7 @@ export const Register: MessageFns<Register> = {
     message.version = object.version ?? "";
     message.heldMeetings = object.heldMeetings?.map((e) => HeldMeeting.fromPartial(e)) || [];
     message.cascadeAddress = object.cascadeAddress ?? "";
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
