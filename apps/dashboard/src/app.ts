@@ -9,6 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { CascadeNeeds } from '@meetedge/cascade';
 import { MEETEDGE_VERSION } from '@meetedge/core';
 import type { Directory } from '@meetedge/directory';
 import { v1 } from '@meetedge/proto';
@@ -25,7 +26,6 @@ import { registerApi } from './api/routes';
 import type { DashboardConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { MEETING_SIGNAL_WEBSOCKET_OPTIONS, MeetingServer, registerMeetingServerMetrics, registerMeetingSignal } from './meeting-server';
-import { CascadeNeeds } from './zone-controller/cascade-needs';
 import { zoneControllerService } from './zone-controller/service';
 
 export interface DashboardDeps {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
+import { LINK_SCOPES } from '@meetedge/cascade';
 import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ModuleId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
 import { meetingInfoFromProto, qualityFromProto, qualityToProto, v1 } from '@meetedge/proto';
 import {
@@ -24,7 +25,7 @@ import type { ClusterState } from '@meetedge/state';
 import type { SfuConfig } from './config';
 import { CascadeServer } from './cascade/cascade-server';
 import { TopCoordinator } from './cascade/top';
-import { LINK_SCOPES, type ScopeTraffic } from './media/bandwidth';
+import type { ScopeTraffic } from './media/bandwidth';
 import { MediaServer, type Admission, type Expectation, type LeaveReason, type ModuleMediaStats } from './media/media-server';
 import { zeroCounters, type MediaCounters } from './media/stats';
 import { loadSampler } from './registration/load';

@@ -15,12 +15,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { WebsocketPluginOptions } from '@fastify/websocket';
+import type { Attachment } from '@meetedge/cascade';
 import { MeetedgeError, MeetingId, ModuleId, isIdSyntax, verifyAccessToken, type AccountId } from '@meetedge/core';
 import type { Meeting, ModuleAssignment } from '@meetedge/directory';
 import type { Logger } from '@meetedge/service-kit';
 import { MAX_MEETING_MESSAGE_BYTES, type MediaAttachment } from '@meetedge/signaling';
 import type { FastifyInstance } from 'fastify';
-import type { Attachment } from '../zone-controller/cascade-needs';
 import { Room, SignalSession, type Admission, type Identity, type SignalSocket } from '@meetedge/meeting-room';
 
 /** The fields of a meeting the meeting server reads. */

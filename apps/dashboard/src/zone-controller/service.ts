@@ -5,11 +5,11 @@
  * coded gRPC errors (toGrpcError).
  */
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { CascadeNeedChange, CascadeNeeds, CascadeReason } from '@meetedge/cascade';
 import { MeetedgeError, MeetingId, ZcpId, ZoneId } from '@meetedge/core';
 import type { Directory, Meeting } from '@meetedge/directory';
 import { qualityToProto, toGrpcError, v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
-import type { CascadeNeedChange, CascadeNeeds, CascadeReason } from './cascade-needs';
 
 export interface ZoneControllerOptions {
   directory: Directory;

@@ -18,11 +18,11 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { linkScope } from '@meetedge/cascade';
 import { MeetedgeError, MeetingId, ModuleId, type MeetingMode } from '@meetedge/core';
 import { fromGrpcError, toGrpcError, v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
-import { linkScope } from '../media/bandwidth';
 import type { MediaServer } from '../media/media-server';
 import { CascadeLink, type LinkStats } from './link';
 

@@ -17,12 +17,13 @@
  * (`via_server_ids`) already holds the server at its other end; a received
  * announcement whose path holds this server is dropped.
  */
+import { mayCross, mayEnter, pathOnward, streamKey, type LinkScope } from '@meetedge/cascade';
 import { MeetedgeError, ParticipantId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { TrackSource } from '@meetedge/signaling';
 import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
-import { zeroTraffic, type LinkScope, type TrafficCounters } from '../media/bandwidth';
+import { zeroTraffic, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
 import { PublishedTrack, Subscription } from '../media/track';
@@ -85,7 +86,7 @@ interface SendSlot {
 }
 
 function refKey(ref: v1.StreamRef | undefined): string {
-  return `${ref?.originServerId ?? ''}/${ref?.streamId ?? ''}`;
+  return streamKey(ref?.originServerId ?? '', ref?.streamId ?? '');
 }
 
 export class CascadeLink implements MeetingLink {
@@ -158,10 +159,7 @@ export class CascadeLink implements MeetingLink {
 
   /** A stream goes over this link unless it came by it or has already been where the link leads. */
   private sendable(track: PublishedTrack): boolean {
-    const origin = track.origin;
-    if (!origin) return true;
-    const peer = this.options.peerServerId;
-    return origin.linkId !== this.linkId && origin.serverId !== peer && !origin.via.includes(peer);
+    return mayCross(track.origin, { linkId: this.linkId, peerServerId: this.options.peerServerId });
   }
 
   // ── Negotiation ────────────────────────────────────────────────────────
@@ -325,7 +323,7 @@ export class CascadeLink implements MeetingLink {
       codec: track.kind === 'audio' ? 'audio/opus' : `video/${track.codec.toUpperCase()}`,
       maxQuality: v1.Quality.HD,
       spatialLayers: 1,
-      viaServerIds: [...(track.origin?.via ?? []), this.options.serverId],
+      viaServerIds: pathOnward(track.origin, this.options.serverId),
       muted: false,
       displayName,
     };
@@ -407,7 +405,7 @@ export class CascadeLink implements MeetingLink {
   }
 
   private onAnnounce(info: v1.StreamInfo): void {
-    if (info.viaServerIds.includes(this.options.serverId)) {
+    if (!mayEnter(info.viaServerIds, this.options.serverId)) {
       this.logger.debug({ stream: refKey(info.ref) }, 'announcement that already crossed this server: dropped (loop)');
       return;
     }

@@ -20,6 +20,7 @@
  * **collapse** — the meeting ends on every module, its participants told why.
  * A link to the top that fails while the top lives is opened again.
  */
+import { electTop } from '@meetedge/cascade';
 import { MeetedgeError, ModuleId, type MeetingId, type MeetingMode } from '@meetedge/core';
 import type { Logger } from '@meetedge/service-kit';
 import type { ClusterEvent, ClusterState } from '@meetedge/state';
@@ -40,19 +41,6 @@ export interface TopCoordinatorOptions {
 
 /** Where a meeting's top is, as this module found it. */
 export type TopOf = { readonly self: true } | { readonly self: false; readonly target: LinkTarget };
-
-/**
- * The module that should take over a meeting whose top died: the one with
- * the most participants of it, the lowest id among equals. Undefined when no
- * module carries the meeting.
- */
-export function electTop(load: readonly { moduleId: ModuleId; participants: number }[]): ModuleId | undefined {
-  let best: { moduleId: ModuleId; participants: number } | undefined;
-  for (const entry of load) {
-    if (!best || entry.participants > best.participants || (entry.participants === best.participants && entry.moduleId < best.moduleId)) best = entry;
-  }
-  return best?.moduleId;
-}
 
 /** How long a collapsed meeting is not claimed again on this module, ms: its participants are being told it ended. */
 const COLLAPSED_MS = 10_000;

@@ -1,4 +1,4 @@
-import { addBandwidth, bandwidthOf, linkScope, zeroBandwidth, zeroMeetingTraffic, type MeetingTraffic } from './bandwidth';
+import { addBandwidth, bandwidthOf, zeroBandwidth, zeroMeetingTraffic, type MeetingTraffic } from './bandwidth';
 
 /** A meeting's traffic: client bytes in/out, north-south bytes in/out and streams, east-west bytes in/out. */
 function traffic(client: [number, number], northSouth: [number, number, number], eastWest: [number, number] = [0, 0]): MeetingTraffic {
@@ -10,18 +10,6 @@ function traffic(client: [number, number], northSouth: [number, number, number],
   [t.cascade['east-west'].bytesIn, t.cascade['east-west'].bytesOut] = eastWest;
   return t;
 }
-
-describe('linkScope', () => {
-  it('on the cloud MMR every link is north-south', () => {
-    expect(linkScope('cloud', 'cloud-hybrid')).toBe('north-south');
-    expect(linkScope('cloud', 'internal-only')).toBe('north-south');
-  });
-
-  it('on a module a cloud-hybrid link is north-south, an internal-only one east-west', () => {
-    expect(linkScope('edge', 'cloud-hybrid')).toBe('north-south');
-    expect(linkScope('edge', 'internal-only')).toBe('east-west');
-  });
-});
 
 describe('bandwidthOf', () => {
   it('a cloud-hybrid meeting on a module: client bytes would have left, north-south bytes did, the saving is the difference', () => {

@@ -10,19 +10,8 @@
  * traffic, or their cascade link's). Everything else here runs when stats
  * are read.
  */
+import { LINK_SCOPES, type LinkScope, type ServerRole } from '@meetedge/cascade';
 import type { MeetingMode } from '@meetedge/core';
-
-/** What a media server is: a module inside a company network, or the cloud MMR. */
-export type ServerRole = 'edge' | 'cloud';
-
-/**
- * Where a cascade link runs. `north-south`: one end is the cloud MMR, so its
- * media leaves (or enters) the company network. `east-west`: module to
- * module, inside the network.
- */
-export type LinkScope = 'north-south' | 'east-west';
-
-export const LINK_SCOPES: readonly LinkScope[] = ['north-south', 'east-west'];
 
 /**
  * Packets and bytes of one path. A byte count is the RTP packet as the
@@ -48,18 +37,6 @@ export function addTraffic(into: TrafficCounters, from: TrafficCounters): void {
   into.bytesIn += from.bytesIn;
   into.packetsOut += from.packetsOut;
   into.bytesOut += from.bytesOut;
-}
-
-/**
- * The scope of a link a server makes (opens or answers) for a meeting. On
- * the cloud MMR every link is north-south (the other end is a module in a
- * company network). On a module, a link of a cloud-hybrid meeting goes to
- * the cloud MMR (the design's star: every module of a cloud-hybrid meeting
- * links to the cloud, never to another module), one of an internal-only
- * meeting to another module.
- */
-export function linkScope(role: ServerRole, mode: MeetingMode): LinkScope {
-  return role === 'cloud' || mode === 'cloud-hybrid' ? 'north-south' : 'east-west';
 }
 
 /** What the links of one scope moved since start, and carry now. */

@@ -8,7 +8,8 @@ import { unitsFor, type MeetingId, type MeetingMode, type ModuleId, type Partici
 import type { MeetingInfo } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { RTCPeerConnection } from 'werift';
-import { addBandwidth, bandwidthOf, zeroBandwidth, type BandwidthStats, type ServerRole } from './bandwidth';
+import type { ServerRole } from '@meetedge/cascade';
+import { addBandwidth, bandwidthOf, zeroBandwidth, type BandwidthStats } from './bandwidth';
 import { CapacityLedger, holderOf } from './capacity';
 import { Meeting } from './meeting';
 import type { Participant } from './participant';

@@ -6,7 +6,8 @@
 import type { MeetingId, MeetingMode, ParticipantId } from '@meetedge/core';
 import { SpeakerTracker } from '@meetedge/media';
 import type { ServerMessage } from '@meetedge/signaling';
-import { LINK_SCOPES, addTraffic, zeroMeetingTraffic, zeroTraffic, type LinkScope, type MeetingTraffic, type TrafficCounters } from './bandwidth';
+import { LINK_SCOPES, type LinkScope } from '@meetedge/cascade';
+import { addTraffic, zeroMeetingTraffic, zeroTraffic, type MeetingTraffic, type TrafficCounters } from './bandwidth';
 import type { Participant } from './participant';
 import { zeroCounters, type MediaCounters } from './stats';
 import type { PublishedTrack, TrackHost } from './track';

@@ -6,6 +6,7 @@
  * each packet to its subscriptions; a subscription decides (munger, layer
  * selector, pause) and sends a rewritten copy on its subscriber's sender.
  */
+import type { StreamOrigin } from '@meetedge/cascade';
 import type { ParticipantId } from '@meetedge/core';
 import {
   BitrateMeter,
@@ -88,7 +89,7 @@ export class PublishedTrack {
    * Where a relayed track came from: the cascade link it arrived by and the
    * media server where it entered the system. Undefined for a local publisher.
    */
-  origin: { readonly linkId: string; readonly serverId: string; readonly via: readonly string[] } | undefined;
+  origin: StreamOrigin | undefined;
   closed = false;
 
   constructor(

@@ -1,5 +1,5 @@
 import { MeetingId, ModuleId, ZoneId } from '@meetedge/core';
-import { CascadeNeeds, needsOf, type Attachment, type CascadeNeedChange } from './cascade-needs';
+import { CascadeNeeds, needsOf, type Attachment, type CascadeNeedChange } from './needs';
 
 const onModule = (moduleId: string, zoneId: string): Attachment => ({ kind: 'module', moduleId: ModuleId(moduleId), zoneId: ZoneId(zoneId) });
 const cloud: Attachment = { kind: 'cloud' };
