@@ -371,6 +371,7 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
       // Its signaling went with the top (the room was there); the media here ends with the reason.
       void media.endMeeting(meetingId, TOP_LOST);
     },
+    demoted: (meetingId) => signal.dropRoom(meetingId),
   });
   // Meeting signaling of internal-only meetings: the top holds the room, the other modules relay to it.
   const signal = new ModuleSignal({

@@ -194,6 +194,35 @@ it('the top holds the room; participants of the other module are relayed and see
   await waitFor(() => mod('sfu-a').app.signal.stats().rooms === 0 && mod('sfu-b').app.signal.stats().sessions === 0, { description: 'no room, no session left' });
 });
 
+it('a top whose claim is freed while it lives (silent, unreachable for another module) drops its room: everyone is told to connect again, and the meeting is held again', async () => {
+  const meetingId = 'm-demoted';
+  const alice = await signal({ moduleId: 'sfu-a', meetingId, participant: 'alice' });
+  const bob = await signal({ moduleId: 'sfu-b', meetingId, participant: 'bob' });
+  await waitFor(() => [alice, bob].every((c) => rosterIds(c).join() === 'alice,bob'), { description: 'one roster' });
+  expect(await state.getTop(MeetingId(meetingId))).toBe('sfu-a');
+  const aliceRefused = collect(alice, 'refused');
+  const closes: { code: number }[] = [];
+  alice.on('closed', (c) => closes.push(c));
+  bob.on('closed', (c) => closes.push(c));
+
+  // What a module whose link to sfu-a failed asks, sfu-a having heartbeated last at its registration here.
+  expect(await state.releaseSilentTop(MeetingId(meetingId), ModuleId('sfu-a'), 1)).toBe(true);
+
+  // sfu-a hears of its own claim freed: its room goes; both participants (local and relayed) are told to connect again.
+  await waitFor(() => alice.isClosed && bob.isClosed, { description: 'both sessions ended' });
+  expect(aliceRefused[0]).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('no longer holds') });
+  expect(closes.map((c) => c.code)).toEqual([1001, 1001]);
+  // Connecting again finds the meeting held by one module, and one roster.
+  const alice2 = await signal({ moduleId: 'sfu-a', meetingId, participant: 'alice' });
+  const bob2 = await signal({ moduleId: 'sfu-b', meetingId, participant: 'bob' });
+  await waitFor(() => [alice2, bob2].every((c) => rosterIds(c).join() === 'alice,bob'), { description: 'one roster again' });
+  const holder = await state.getTop(MeetingId(meetingId));
+  expect(['sfu-a', 'sfu-b']).toContain(holder);
+  expect(mod('sfu-a').app.signal.stats().rooms + mod('sfu-b').app.signal.stats().rooms).toBe(1);
+  await alice2.leave();
+  await bob2.leave();
+});
+
 it('the media key of an E2EE meeting comes from its top, the same for relayed participants', async () => {
   const meetingId = 'm-e2ee';
   const info = { meetingId: MeetingId(meetingId), accountId: 'acme' as never, mode: 'internal-only' as const, e2ee: true, defaultQuality: 'SD' as const, topic: 'Board' };

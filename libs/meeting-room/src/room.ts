@@ -282,11 +282,11 @@ export class Room implements SignalRoom {
    * Ends every session (the server is shutting down): they are told to
    * reconnect, since the meeting itself goes on elsewhere or after a restart.
    */
-  shutdown(): void {
+  shutdown(message = 'the meeting server is shutting down; connect again'): void {
     const occupants = [...this.occupants.values()];
     this.occupants.clear();
     for (const occupant of occupants) {
-      occupant.seat.send({ type: 'error', code: 'UNAVAILABLE', message: 'the meeting server is shutting down; connect again', fatal: true });
+      occupant.seat.send({ type: 'error', code: 'UNAVAILABLE', message, fatal: true });
       occupant.seat.end(CLOSE_GOING_AWAY, 'server shutting down');
     }
     this.close();

@@ -169,8 +169,13 @@ export type ClusterEvent =
       readonly type: 'top-released';
       readonly meetingId: MeetingId;
       readonly moduleId: ModuleId;
-      /** `released`: its holder let go; `module-gone`: its holder died or left. */
-      readonly reason: 'released' | 'module-gone';
+      /**
+       * `released`: its holder let go; `module-gone`: its holder died or left
+       * (swept or deregistered); `holder-silent`: a module of the meeting lost
+       * its link to the holder, which had stopped heartbeating
+       * (`releaseSilentTop`), before the sweep.
+       */
+      readonly reason: 'released' | 'module-gone' | 'holder-silent';
     };
 
 export type ClusterEventListener = (event: ClusterEvent) => void;
@@ -294,6 +299,17 @@ export interface ClusterState {
    * `top-released` with reason `released`. Returns whether it released.
    */
   releaseTop(meetingId: MeetingId, moduleId: ModuleId): Promise<boolean>;
+
+  /**
+   * Releases a meeting's top claim before the sweep when `holder` still holds
+   * it and has not heartbeated for `silentMs` (store clock), or is not
+   * registered at all: a module of the meeting whose link to the top failed
+   * asks this rather than waiting out the holder's TTL (docs/failover.md).
+   * A holder that still heartbeats keeps its claim, whatever the caller
+   * thinks. Emits `top-released` with reason `holder-silent`. Returns whether
+   * it released.
+   */
+  releaseSilentTop(meetingId: MeetingId, holder: ModuleId, silentMs: number): Promise<boolean>;
 
   /** The module holding top for a meeting, if any (a holder that expired keeps it until it is swept). */
   getTop(meetingId: MeetingId): Promise<ModuleId | undefined>;

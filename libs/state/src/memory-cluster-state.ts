@@ -27,6 +27,7 @@ import {
   checkRegistration,
   checkReservationId,
   checkReserveRequest,
+  checkSilence,
   checkTtl,
   checkZoneId,
   compareIds,
@@ -54,6 +55,8 @@ interface ModuleRecord {
   reservedUnits: number;
   draining: boolean;
   registeredAt: number;
+  /** When it last registered or heartbeated (`releaseSilentTop`). */
+  heartbeatAt: number;
   expiresAt: number;
   readonly reservations: Map<ReservationId, Reservation>;
   /** Meetings this module carries (reverse of `meetings`). */
@@ -96,6 +99,7 @@ export class MemoryClusterState implements ClusterState {
       // A re-registration keeps load, reservations, draining, meetings and tops.
       existing.registration = reg;
       existing.registeredAt = now;
+      existing.heartbeatAt = now;
       existing.expiresAt = now + ttl;
       return;
     }
@@ -105,6 +109,7 @@ export class MemoryClusterState implements ClusterState {
       reservedUnits: 0,
       draining: false,
       registeredAt: now,
+      heartbeatAt: now,
       expiresAt: now + ttl,
       reservations: new Map(),
       meetings: new Set(),
@@ -121,7 +126,8 @@ export class MemoryClusterState implements ClusterState {
     const record = this.modules.get(id);
     if (!record) return false;
     record.load = Object.freeze(l);
-    record.expiresAt = this.now() + ttl;
+    record.heartbeatAt = this.now();
+    record.expiresAt = record.heartbeatAt + ttl;
     return true;
   }
 
@@ -301,6 +307,20 @@ export class MemoryClusterState implements ClusterState {
     this.tops.delete(meeting);
     this.modules.get(id)?.tops.delete(meeting);
     this.emit({ type: 'top-released', meetingId: meeting, moduleId: id, reason: 'released' });
+    return true;
+  }
+
+  async releaseSilentTop(meetingId: MeetingId, holder: ModuleId, silentMs: number): Promise<boolean> {
+    this.assertOpen();
+    const meeting = checkMeetingId(meetingId);
+    const id = checkModuleId(holder);
+    const silent = checkSilence(silentMs);
+    if (this.tops.get(meeting) !== id) return false;
+    const record = this.modules.get(id);
+    if (record && this.now() - record.heartbeatAt < silent) return false;
+    this.tops.delete(meeting);
+    record?.tops.delete(meeting);
+    this.emit({ type: 'top-released', meetingId: meeting, moduleId: id, reason: 'holder-silent' });
     return true;
   }
 

@@ -31,6 +31,7 @@ import {
   checkRegistration,
   checkReservationId,
   checkReserveRequest,
+  checkSilence,
   checkTtl,
   checkZoneId,
   compareIds,
@@ -269,6 +270,12 @@ export class RedisClusterState implements ClusterState {
     return (await this.run(SCRIPTS.releaseTop, args)) === 1;
   }
 
+  async releaseSilentTop(meetingId: MeetingId, holder: ModuleId, silentMs: number): Promise<boolean> {
+    this.assertOpen();
+    const args = [checkMeetingId(meetingId), checkModuleId(holder), String(checkSilence(silentMs))];
+    return (await this.run(SCRIPTS.releaseSilentTop, args)) === 1;
+  }
+
   async getTop(meetingId: MeetingId): Promise<ModuleId | undefined> {
     this.assertOpen();
     const key = this.keys.meetingTop(checkMeetingId(meetingId));
@@ -420,7 +427,7 @@ function parseEvent(message: string): ClusterEvent {
       reason: raw['reason'],
     };
   }
-  if (raw['type'] === 'top-released' && (raw['reason'] === 'released' || raw['reason'] === 'module-gone')) {
+  if (raw['type'] === 'top-released' && (raw['reason'] === 'released' || raw['reason'] === 'module-gone' || raw['reason'] === 'holder-silent')) {
     return {
       type: 'top-released',
       meetingId: checkMeetingId(raw['meetingId']),

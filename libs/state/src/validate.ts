@@ -30,6 +30,11 @@ export function checkTtl(value: unknown, field = 'ttlMs'): number {
   return checkPositiveInteger(value, field, MAX_TTL_MS);
 }
 
+/** How long a top's holder must have been silent before `releaseSilentTop` frees its claim: 1 ms up to the longest TTL. */
+export function checkSilence(value: unknown): number {
+  return checkPositiveInteger(value, 'silentMs', MAX_TTL_MS);
+}
+
 function checkText(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT_LENGTH) {
     throw new MeetedgeError('INVALID_ARGUMENT', `${field} must be a non-empty string of at most ${MAX_TEXT_LENGTH} characters`, {

@@ -11,9 +11,11 @@
  * meeting (its media, or a signaling session of one of its participants);
  * the top lets go of its claim when it holds the meeting no more.
  *
- * When the top dies (the cluster state releases its claims when the ZCPs
- * sweep it: event `top-released`, reason `module-gone`), each module that
- * holds the meeting follows the meeting's `onTopLoss`: **recover** (the
+ * When the top dies, its claim is freed (event `top-released`): by the first
+ * module of the meeting whose link to it failed, once the top has also been
+ * silent (no heartbeat) for 1.2 s (`releaseSilentTop`, reason
+ * `holder-silent`), or at the latest when the ZCPs sweep it after 3 s
+ * (reason `module-gone`). Each module that holds the meeting then follows the meeting's `onTopLoss`: **recover** (the
  * default) — the surviving module with the most participants of the meeting
  * claims top (`electTop`; the others give it a moment, and the claim is a
  * compare-and-set, so exactly one wins), the others link to it; or
@@ -37,10 +39,24 @@ export interface TopCoordinatorOptions {
   readonly collapse?: (meetingId: MeetingId) => void;
   /** How long a module that is not the elected one waits for it to claim, ms. Default 1 500. */
   readonly electionWaitMs?: number;
+  /** How long a top must be silent before a module whose link to it failed frees its claim, ms. Default 1 200. */
+  readonly silentMs?: number;
+  /** This module lost top of a meeting while alive (its claim was freed as silent): its room there must go. */
+  readonly demoted?: (meetingId: MeetingId) => void;
 }
 
 /** Where a meeting's top is, as this module found it. */
 export type TopOf = { readonly self: true } | { readonly self: false; readonly target: LinkTarget };
+
+/**
+ * How long the top must have been silent (no heartbeat, store clock) before a
+ * module whose link to it failed frees its claim, ms: more than one heartbeat
+ * interval (1 s), so one late heartbeat of a live top does not cost it the
+ * meeting, and well under the 3 s after which the ZCPs sweep it.
+ */
+const DEFAULT_SILENT_MS = 1200;
+/** How often a module whose link to the top failed checks the top's silence, ms. */
+const SILENCE_POLL_MS = 100;
 
 /** How long a collapsed meeting is not claimed again on this module, ms: its participants are being told it ended. */
 const COLLAPSED_MS = 10_000;
@@ -224,10 +240,25 @@ export class TopCoordinator {
   }
 
   private onEvent(event: ClusterEvent): void {
-    if (event.type !== 'top-released' || event.reason !== 'module-gone' || event.moduleId === this.options.moduleId) return;
-    if (!this.holds.has(event.meetingId)) return;
-    this.logger.warn({ meetingId: event.meetingId, top: event.moduleId }, 'the top of the meeting is gone');
+    if (event.type !== 'top-released' || event.reason === 'released' || !this.holds.has(event.meetingId)) return;
+    if (event.moduleId !== this.options.moduleId) {
+      this.logger.warn({ meetingId: event.meetingId, top: event.moduleId, reason: event.reason }, 'the top of the meeting is gone');
+      void this.recover(event.meetingId, event.moduleId);
+      return;
+    }
+    // This module's own claim was freed while it lives (its heartbeats stalled and another module lost its
+    // link to it): it is top no more; its room goes (its participants' signaling reconnects), it finds the top again.
+    if (!this.tops.delete(event.meetingId)) return;
+    this.logger.warn({ meetingId: event.meetingId, reason: event.reason }, 'lost top of the meeting while alive');
+    this.options.demoted?.(event.meetingId);
     void this.recover(event.meetingId, event.moduleId);
+  }
+
+  /** Frees the lost top's claim if it has stopped heartbeating too (`silentMs`); whether it did. */
+  private async releaseIfSilent(meetingId: MeetingId, holder: ModuleId): Promise<boolean> {
+    const released = await this.options.state.releaseSilentTop(meetingId, holder, this.options.silentMs ?? DEFAULT_SILENT_MS).catch(() => false);
+    if (released) this.logger.warn({ meetingId, top: holder }, 'the top of the meeting is silent and unreachable: its claim is freed');
+    return released;
   }
 
   /**
@@ -243,8 +274,10 @@ export class TopCoordinator {
       const collapses = (this.options.onTopLoss?.(meetingId) ?? 'recover') === 'collapse';
       for (let attempt = 0; Date.now() < until && !this.closed && this.holds.has(meetingId); attempt++) {
         this.answers.delete(meetingId);
-        // Until the ZCPs sweep a dead top, it still holds the claim (and the link to it fails at once).
-        const holder = await this.options.state.getTop(meetingId).catch(() => ModuleId(lost));
+        // Until the ZCPs sweep a dead top, it still holds the claim (and the link to it fails at once):
+        // its claim is freed as soon as it has also stopped heartbeating, without waiting for the sweep.
+        let holder = await this.options.state.getTop(meetingId).catch(() => ModuleId(lost));
+        if (holder !== undefined && holder === lost && holder !== this.options.moduleId && (await this.releaseIfSilent(meetingId, holder))) holder = undefined;
         try {
           if (!collapses) {
             if (this.mediaHolds.has(meetingId)) await this.linkToTop(meetingId);
@@ -264,7 +297,8 @@ export class TopCoordinator {
         } catch (err) {
           this.logger.debug({ err, meetingId }, 'top not reachable yet');
         }
-        await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 3)));
+        // While the lost top still holds the claim, its silence is checked often; otherwise back off.
+        await sleep(holder === lost ? SILENCE_POLL_MS : Math.min(1000, 100 * 2 ** Math.min(attempt, 3)));
       }
     } finally {
       this.recovering.delete(meetingId);

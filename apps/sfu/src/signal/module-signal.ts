@@ -169,6 +169,15 @@ export class ModuleSignal {
     };
   }
 
+  /**
+   * This module is the meeting's top no more (its claim was freed while it
+   * lived): its room goes, every participant seated there is told to connect
+   * again (close 1001), and reconnects through the new top.
+   */
+  dropRoom(meetingId: MeetingId): void {
+    this.rooms.get(meetingId)?.room.shutdown("this module no longer holds the meeting's roster; connect again");
+  }
+
   /** What this module knows of the meeting (its ZCP's meeting info). */
   private viewOf(meetingId: MeetingId): RoomMeeting {
     const info = this.options.media.meetingInfoOf(meetingId);

@@ -133,7 +133,7 @@ else
 end
 local expires = int(now + tonumber(ARGV[9]))
 redis.call('HSET', mk, 'id', id, 'zoneId', zone, 'nodeId', ARGV[4], 'role', ARGV[5], 'mediaUrl', ARGV[6],
-  'capacityUnits', ARGV[7], 'version', ARGV[8], 'registeredAt', int(now), 'expiresAt', expires)
+  'capacityUnits', ARGV[7], 'version', ARGV[8], 'registeredAt', int(now), 'heartbeatAt', int(now), 'expiresAt', expires)
 if ARGV[10] ~= '' then redis.call('HSET', mk, 'cascadeAddress', ARGV[10]) else redis.call('HDEL', mk, 'cascadeAddress') end
 if ARGV[11] ~= '' then redis.call('HSET', mk, 'instanceId', ARGV[11]) else redis.call('HDEL', mk, 'instanceId') end
 redis.call('ZADD', EXPIRY, expires, id)
@@ -146,9 +146,10 @@ const HEARTBEAT = `
 local id = ARGV[2]
 local mk = K_module(id)
 if redis.call('EXISTS', mk) == 0 then return 0 end
-local expires = int(now_ms() + tonumber(ARGV[7]))
+local now = now_ms()
+local expires = int(now + tonumber(ARGV[7]))
 redis.call('HSET', mk, 'participants', ARGV[3], 'meetings', ARGV[4], 'cpuPercent', ARGV[5], 'egressKbps', ARGV[6],
-  'expiresAt', expires)
+  'heartbeatAt', int(now), 'expiresAt', expires)
 redis.call('ZADD', EXPIRY, expires, id)
 return 1
 `;
@@ -349,6 +350,27 @@ publish({ type = 'top-released', meetingId = meeting, moduleId = module_id, reas
 return 1
 `;
 
+/**
+ * ARGV: meetingId, holder, silentMs. Releases the claim when the holder still
+ * holds it and has not heartbeated for silentMs, or is not registered (a
+ * module registered before heartbeatAt existed keeps it: the sweep frees it).
+ * Returns 1 when it released.
+ */
+const RELEASE_SILENT_TOP = `
+local meeting, holder, silent = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local top = K_meetingTop(meeting)
+if redis.call('GET', top) ~= holder then return 0 end
+local mk = K_module(holder)
+if redis.call('EXISTS', mk) == 1 then
+  local beat = redis.call('HGET', mk, 'heartbeatAt')
+  if beat == false or now_ms() - tonumber(beat) < silent then return 0 end
+end
+redis.call('DEL', top)
+redis.call('SREM', K_moduleTops(holder), meeting)
+publish({ type = 'top-released', meetingId = meeting, moduleId = holder, reason = 'holder-silent' })
+return 1
+`;
+
 /** A script with the prelude (keys, clock, replies) before its body. */
 function script(name: string, body: string): LuaScript {
   return new LuaScript(name, `${PRELUDE}\n${body}`);
@@ -371,4 +393,5 @@ export const SCRIPTS = {
   meetingLoad: script('meetingLoad', MEETING_LOAD),
   claimTop: script('claimTop', CLAIM_TOP),
   releaseTop: script('releaseTop', RELEASE_TOP),
+  releaseSilentTop: script('releaseSilentTop', RELEASE_SILENT_TOP),
 } as const;

@@ -813,6 +813,36 @@ export function describeClusterStateContract(name: string, factory: ClusterState
         expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 2 });
       });
 
+      it('releaseSilentTop() frees the claim of a holder that stopped heartbeating, never of one that beats, and emits top-released (holder-silent)', async () => {
+        const { events } = await recordEvents(store);
+        await register('sfu-1');
+        await register('sfu-2');
+        await store.claimTop(MEETING, mid('sfu-1'));
+        // sfu-1 just registered: it is not silent for a minute, whatever sfu-2 thinks.
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-1'), 60_000)).toBe(false);
+        // Only the holder's claim can be freed this way.
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-2'), 1)).toBe(false);
+        await expire();
+        await store.heartbeat(mid('sfu-2'), ZERO_LOAD, LONG_TTL_MS);
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-1'), 60_000)).toBe(false);
+        expect(await store.getTop(MEETING)).toBe('sfu-1');
+        // Silent for longer than asked: freed before any sweep, and sfu-1 is still registered.
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-1'), fx.shortTtlMs)).toBe(true);
+        expect(await store.getTop(MEETING)).toBeUndefined();
+        expect(await store.getModule(mid('sfu-1'))).toBeDefined();
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-1'), fx.shortTtlMs)).toBe(false);
+        expect(await store.claimTop(MEETING, mid('sfu-2'))).toEqual({ won: true, holder: 'sfu-2', epoch: 2 });
+        // A holder that beats again keeps its claim.
+        await store.heartbeat(mid('sfu-2'), ZERO_LOAD, LONG_TTL_MS);
+        expect(await store.releaseSilentTop(MEETING, mid('sfu-2'), 60_000)).toBe(false);
+        expect(await store.getTop(MEETING)).toBe('sfu-2');
+
+        await waitFor(() => events.length >= 1, { timeoutMs: EVENT_TIMEOUT_MS });
+        await sleep(SETTLE_MS);
+        expect(events).toEqual([{ type: 'top-released', meetingId: MEETING, moduleId: 'sfu-1', reason: 'holder-silent' }]);
+        await expectCode(store.releaseSilentTop(MEETING, mid('sfu-2'), 0), 'INVALID_ARGUMENT');
+      });
+
       it('exactly one of 50 concurrent claims from different modules and stores wins; all see the same holder', async () => {
         const peers = await openPeers(5);
         const ids = Array.from({ length: 50 }, (_, i) => `sfu-${String(i).padStart(2, '0')}`);
