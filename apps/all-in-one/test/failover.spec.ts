@@ -24,6 +24,10 @@
  * 5. Internal-only, the top dies (onTopLoss: collapse): every participant is
  *    told that the meeting ended because its top failed, and nothing of it is
  *    left in the cluster state.
+ * 6. Redis dies and comes back empty: the ZCPs find the modules unknown and
+ *    end their streams, each module registers again with what it holds
+ *    (reservations, meetings), the top claims its meeting again, and media
+ *    never stopped.
  */
 import { joinMeeting, MediaClient, MeetingSignalClient, StayingMeeting, type MoveEvent } from '@meetedge/client';
 import { MeetingId, ModuleId } from '@meetedge/core';
@@ -303,4 +307,36 @@ it('internal-only, the top dies (onTopLoss: collapse): everyone is told the meet
     description: 'meeting state removed',
   });
   process.stderr.write(`${JSON.stringify({ failover: 'internal-only, the top died (collapse)', toldAfterMs: Object.fromEntries([...ended].map(([n, e]) => [n, e.at - killedAt])) })}\n`);
+});
+
+it('Redis restarts with nothing in it: every module registers again with what it holds, the top holds its meeting again, and the meeting goes on', async () => {
+  await freshZone();
+  const m = await meeting('internal-only', 'Amnesia');
+  const group: Participant[] = [];
+  for (const name of ['pia', 'quinn', 'rosa']) group.push(await participant(name, m));
+  const [pia, quinn, rosa] = group as [Participant, Participant, Participant];
+  const top = await d.state.getTop(MeetingId(m));
+  expect([moduleOf(pia), moduleOf(quinn)]).toEqual([top, top]);
+  expect(moduleOf(rosa)).not.toBe(top);
+  await everyoneHearsEveryone(group, 0, 'before Redis died');
+  // What the cluster state knows before: units held per module, the meeting's load per module.
+  const held = async () => JSON.stringify(await Promise.all(MODULES.map(async (id) => [id, (await d.state.getModule(ModuleId(id)))?.reservedUnits ?? 'gone'])));
+  const loadOf = async () => JSON.stringify((await d.state.meetingLoad(MeetingId(m))).sort((a, b) => a.moduleId.localeCompare(b.moduleId)));
+  const heldBefore = await held();
+  const loadBefore = await loadOf();
+  expect(heldBefore).toContain(`["${top}",2]`);
+
+  const lostAt = await d.restartRedis();
+  // Every ZCP finds the modules unknown at their next heartbeat and ends their streams; each module registers again with what it holds.
+  await waitFor(async () => (await held()) === heldBefore, { timeoutMs: 20_000, intervalMs: 50, description: 'every module registered again with its reservations' });
+  const reregisteredMs = Date.now() - lostAt;
+  await waitFor(async () => (await d.state.getTop(MeetingId(m))) === top, { timeoutMs: 10_000, intervalMs: 50, description: 'the top holds its meeting again' });
+  const topAgainMs = Date.now() - lostAt;
+  expect(await loadOf()).toBe(loadBefore);
+  // Media never depended on Redis: it kept flowing, nobody moved.
+  await everyoneHearsEveryone(group, Date.now(), 'after Redis came back');
+  expect(group.flatMap((p) => p.moves)).toEqual([]);
+  const measured = gaps(group, lostAt);
+  expect(Math.max(...measured.map((g) => g.gapMs))).toBeLessThan(1000);
+  process.stderr.write(`${JSON.stringify({ failover: 'Redis restarted (state lost)', reregisteredMs, topAgainMs, maxGapMs: Math.max(...measured.map((g) => g.gapMs)) })}\n`);
 });

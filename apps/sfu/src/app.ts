@@ -438,6 +438,8 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
       register: () => registerMessage(config, baseUrl, media.heldMeetings(), cascade.boundPort, instanceId),
       load: loadSampler(() => media.stats()),
       onCommand: (command, zcpAddress) => onZcpCommand(media, cascade, logger, command, zcpAddress),
+      // After every registration (a ZCP restarted, or the cluster state lost everything): hold the tops again.
+      onRegistered: () => void top.reassert(),
     });
     registrar = zcps;
     report = (event) => zcps.report(event);

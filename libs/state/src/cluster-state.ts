@@ -106,6 +106,13 @@ export interface ReserveRequest {
    * Omit for a plain capacity reserve that knows no meeting.
    */
   readonly meetingId?: MeetingId;
+  /**
+   * The participant is already on the module (a module re-announcing what it
+   * holds, after the state lost it): the reserve is not meeting-affine and
+   * not refused for draining — placement has nothing to choose — but still
+   * never passes the capacity, and is recorded against `meetingId`.
+   */
+  readonly held?: boolean;
 }
 
 export type ReserveResult =

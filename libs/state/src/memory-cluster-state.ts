@@ -194,13 +194,13 @@ export class MemoryClusterState implements ClusterState {
       return { ok: true, reservedUnits: record.reservedUnits, capacityUnits };
     }
     const meeting = req.meetingId;
-    if (meeting !== undefined) {
+    if (meeting !== undefined && req.held !== true) {
       const elsewhere = this.meetingModuleWithRoom(meeting, req.moduleId, record, req.units, now);
       if (elsewhere !== undefined) {
         return { ok: false, reason: 'elsewhere', moduleId: elsewhere, reservedUnits: record.reservedUnits, capacityUnits };
       }
     }
-    if (record.draining) return { ok: false, reason: 'draining', reservedUnits: record.reservedUnits, capacityUnits };
+    if (record.draining && req.held !== true) return { ok: false, reason: 'draining', reservedUnits: record.reservedUnits, capacityUnits };
     if (record.reservedUnits + req.units > capacityUnits) {
       return { ok: false, reason: 'full', reservedUnits: record.reservedUnits, capacityUnits };
     }

@@ -193,6 +193,7 @@ export class RedisClusterState implements ClusterState {
         req.units,
         req.pendingTtlMs ?? '',
         req.meetingId ?? '',
+        req.held === true ? '1' : '',
       ]),
     );
     const [status, reservedUnits, capacityUnits, elsewhere] = reply as [string, number, number, string?];

@@ -110,12 +110,14 @@ export function checkReserveRequest(value: unknown): ReserveRequest {
   const req = checkObject(value, 'request');
   const pendingTtlMs = req['pendingTtlMs'];
   const meetingId = req['meetingId'];
+  const held = req['held'];
   return {
     moduleId: ModuleId(req['moduleId']),
     reservationId: ReservationId(req['reservationId']),
     units: checkPositiveInteger(req['units'], 'units'),
     ...(pendingTtlMs === undefined ? {} : { pendingTtlMs: checkTtl(pendingTtlMs, 'pendingTtlMs') }),
     ...(meetingId === undefined ? {} : { meetingId: MeetingId(meetingId) }),
+    ...(held === undefined ? {} : { held: checkBoolean(held, 'held') }),
   };
 }
 

@@ -42,6 +42,28 @@ describe('startRedis()', () => {
     await expect(pingOnce(server.port)).resolves.toBe(false);
   });
 
+  it('kill() crashes the server, losing its data; a server started again on its port is empty', async () => {
+    const server = await startRedis();
+    servers.push(server);
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      await client.connect();
+      await client.set('k', 'v');
+      await server.kill();
+      await expect(pingOnce(server.port)).resolves.toBe(false);
+      const again = await startRedis({ port: server.port });
+      servers.push(again);
+      expect(again.port).toBe(server.port);
+      await expect(client.get('k')).resolves.toBeNull();
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('refuses to start on 6379', async () => {
+    await expect(startRedis({ port: 6379 })).rejects.toThrow(/never on 6379/);
+  });
+
   it('says so when the binary is missing', async () => {
     await expect(startRedis({ binary: 'redis-server-that-does-not-exist' })).rejects.toBeInstanceOf(
       MissingRedisServerError,

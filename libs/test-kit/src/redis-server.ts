@@ -14,6 +14,8 @@ export interface TestRedis {
   readonly port: number;
   /** Stops the server (SIGTERM, then SIGKILL after 2 s). Idempotent. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL (a crash: with persistence off, everything in it is lost); resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -21,6 +23,8 @@ export interface StartRedisOptions {
   readonly binary?: string;
   /** How long to wait for the server to answer PING, ms. Default 10 000. */
   readonly startTimeoutMs?: number;
+  /** Listen on this port (a server started again where a killed one was); default a free one. */
+  readonly port?: number;
 }
 
 /** Port a developer's own Redis listens on; never started on, never touched. */
@@ -49,7 +53,8 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
 
 async function startOnce(options: StartRedisOptions): Promise<TestRedis> {
   const binary = options.binary ?? 'redis-server';
-  const port = await freeTcpPort();
+  const port = options.port ?? (await freeTcpPort());
+  if (port === DEFAULT_REDIS_PORT) throw new Error(`never on ${DEFAULT_REDIS_PORT}: that is a developer's own Redis`);
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -84,6 +89,11 @@ async function startOnce(options: StartRedisOptions): Promise<TestRedis> {
     })();
     return stopping;
   };
+  const crash = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
 
   try {
     await waitUntilAnswers(child, () => spawnError, port, options.startTimeoutMs ?? 10_000);
@@ -95,7 +105,7 @@ async function startOnce(options: StartRedisOptions): Promise<TestRedis> {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(`redis-server did not start on port ${port}: ${reason}\n${output}`, { cause: err });
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop };
+  return { url: `redis://127.0.0.1:${port}`, port, stop, kill: crash };
 }
 
 /** Thrown when the `redis-server` binary is not installed. */

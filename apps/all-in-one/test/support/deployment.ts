@@ -49,6 +49,8 @@ export interface Deployment {
   memberToken(userId: string, role?: 'member' | 'admin'): string;
   /** Starts (or starts again, after a kill) an edge module and waits until every ZCP has it. */
   startModule(id: string): Promise<void>;
+  /** Kills Redis (SIGKILL: everything in it is lost) and starts an empty one on the same port; resolves with when it died. */
+  restartRedis(): Promise<number>;
   /** Kills every process and stops Redis. */
   close(): Promise<void>;
 }
@@ -58,7 +60,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const ticketKeys = generateTicketKeys();
   const zoneId = options.zoneId ?? 'hq';
   const processes: Run[] = [];
-  const redis = await startRedis();
+  let redis = await startRedis();
   const state = new RedisClusterState({ url: redis.url });
   const onRedis = { MEETEDGE_STATE: 'redis', MEETEDGE_REDIS_URL: redis.url, MEETEDGE_LOG_LEVEL: options.logLevel ?? 'info' };
   const [httpPort, grpcPort, cloudHttp, cloudCascade] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -67,6 +69,12 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     await Promise.all(processes.map((r) => kill(r)));
     await state.close();
     await redis.stop();
+  };
+  const restartRedis = async (): Promise<number> => {
+    await redis.kill();
+    const lostAt = Date.now();
+    redis = await startRedis({ port: redis.port });
+    return lostAt;
   };
   try {
     const dashboard = run('dashboard', {
@@ -165,7 +173,9 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     const cloudMmr = { run: cloud, url: (await startedUrls(cloud))['cloud-mmr'] ?? '' };
 
     return {
-      redis,
+      get redis() {
+        return redis;
+      },
       state,
       zoneId,
       dashboardUrl,
@@ -181,6 +191,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
         return signAccessToken(claims, tokenKeys.privateKey);
       },
       startModule,
+      restartRedis,
       close: closeAll,
     };
   } catch (err) {

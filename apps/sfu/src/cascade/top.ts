@@ -98,6 +98,27 @@ export class TopCoordinator {
     await this.unsubscribe?.().catch(() => undefined);
   }
 
+  /**
+   * Claims again every top this module holds, after it registered (again):
+   * when the cluster state lost everything (a Redis restart) the claims are
+   * gone, and another module must not take a meeting that lives here. A
+   * claim someone else took meanwhile is lost as when a live top's claim is
+   * freed: the room goes and the module finds the top again.
+   */
+  async reassert(): Promise<void> {
+    for (const meetingId of [...this.tops]) {
+      try {
+        const claim = await this.options.state.claimTop(meetingId, this.options.moduleId);
+        if (claim.won || !this.tops.delete(meetingId)) continue;
+        this.logger.warn({ meetingId, holder: claim.holder }, 'another module took top of the meeting meanwhile');
+        this.options.demoted?.(meetingId);
+        void this.recover(meetingId, this.options.moduleId);
+      } catch (err) {
+        this.logger.warn({ err, meetingId }, 'top not claimed again yet');
+      }
+    }
+  }
+
   /** Whether this module holds top for a meeting (as far as it knows). */
   isTop(meetingId: MeetingId): boolean {
     return this.tops.has(meetingId);

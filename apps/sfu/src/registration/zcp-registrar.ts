@@ -175,7 +175,16 @@ export class ZcpRegistrar {
   droppedEvents = 0;
 
   constructor(private readonly options: ZcpRegistrarOptions) {
-    this.links = options.addresses.map((address) => new ZcpLink(address, { ...options, onRegistered: (link) => this.flush(link) }));
+    this.links = options.addresses.map(
+      (address) =>
+        new ZcpLink(address, {
+          ...options,
+          onRegistered: (link) => {
+            this.flush(link);
+            options.onRegistered?.(link);
+          },
+        }),
+    );
   }
 
   /** Sends a participant event to one registered ZCP, or queues it until one registers. */

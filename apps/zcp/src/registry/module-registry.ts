@@ -176,6 +176,7 @@ export class ModuleRegistry {
     registrations: Counter;
     refused: Counter;
     heartbeats: Counter;
+    reannounced: Counter;
     sweeps: Counter;
     expired: Counter;
     deregistered: Counter;
@@ -204,6 +205,11 @@ export class ModuleRegistry {
       registrations: new Counter({ name: 'meetedge_zcp_module_registrations_total', help: 'Register messages accepted', registers }),
       refused: new Counter({ name: 'meetedge_zcp_module_registrations_refused_total', help: 'Connect streams refused (bad or foreign Register)', registers }),
       heartbeats: new Counter({ name: 'meetedge_zcp_module_heartbeats_total', help: 'Heartbeats received from modules', registers }),
+      reannounced: new Counter({
+        name: 'meetedge_zcp_module_reannounce_asked_total',
+        help: 'Module streams ended because the cluster state no longer knew the module (swept, or Redis lost its state), so it registers what it holds again',
+        registers,
+      }),
       sweeps: new Counter({ name: 'meetedge_zcp_module_sweeps_total', help: 'Sweeps of expired modules this ZCP ran', registers }),
       expired: new Counter({ name: 'meetedge_zcp_modules_expired_total', help: 'Modules this ZCP removed because their heartbeats stopped', registers }),
       deregistered: new Counter({ name: 'meetedge_zcp_modules_deregistered_total', help: 'Modules that left cleanly through this ZCP', registers }),
@@ -459,12 +465,8 @@ export class ModuleRegistry {
     const { state } = this.options;
     if (await state.confirmReservation(moduleId, p.reservationId)) return;
     const request = { moduleId, reservationId: p.reservationId, units: unitsFor(quality) };
-    let result = await state.reserve({ ...request, meetingId: p.meetingId });
-    if (!result.ok && result.reason === 'elsewhere') {
-      // The participant is here whatever placement would prefer: hold it here, and record the meeting explicitly.
-      result = await state.reserve(request);
-      if (result.ok) await state.addMeetingModule(p.meetingId, moduleId);
-    }
+    // The participant is here whatever placement would prefer (and even if the module drains): held, under its meeting.
+    const result = await state.reserve({ ...request, meetingId: p.meetingId, held: true });
     if (result.ok) {
       this.counters.restored.inc();
       this.logger.info({ moduleId, meetingId: p.meetingId, reservationId: p.reservationId }, 'reservation the state had lost was restored');
@@ -494,10 +496,12 @@ export class ModuleRegistry {
     };
     const id = connection.registration.id;
     if (await this.options.state.heartbeat(id, load, this.ttlMs)) return;
-    // Swept meanwhile (it was silent too long, or the state lost it): the
-    // stream is alive, so the module is; announce it again.
-    this.logger.warn({ moduleId: id }, 'heartbeat from a module the state no longer knows; registering it again');
-    await this.options.state.registerModule(connection.registration, this.ttlMs);
-    await this.options.state.heartbeat(id, load, this.ttlMs);
+    // Swept meanwhile (it was silent too long) or the state lost it (a Redis
+    // restart): the stream is alive, so the module is, but what it holds is
+    // gone from the state. The stream ends; the module connects again and
+    // its Register re-announces its meetings and participants.
+    this.counters.reannounced.inc();
+    this.logger.warn({ moduleId: id }, 'heartbeat from a module the state no longer knows; asking it to register again');
+    throw new MeetedgeError('UNAVAILABLE', 'the cluster state no longer knows this module (swept, or the state was lost): connect again and register what you hold');
   }
 }

@@ -216,14 +216,16 @@ return { removed, more }
 `;
 
 /**
- * ARGV: moduleId, reservationId, units, pendingTtlMs ('' = none), meetingId ('' = none).
+ * ARGV: moduleId, reservationId, units, pendingTtlMs ('' = none), meetingId ('' = none), held ('1' | '').
+ * A held reserve (the participant is already on the module) skips the
+ * meeting affinity and the draining refusal, never the capacity.
  * Returns { 'ok' | 'full' | 'draining' | 'gone', reservedUnits, capacityUnits }
  * or { 'elsewhere', reservedUnits, capacityUnits, moduleId of the meeting }.
  * Check and increment in one step: reservedUnits never passes capacityUnits,
  * and with a meeting, no second module of a zone gets it while one has room.
  */
 const RESERVE = `
-local module_id, rid, units, ttl, meeting = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local module_id, rid, units, ttl, meeting, held = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7] == '1'
 local now = now_ms()
 local mk = K_module(module_id)
 local h = redis.call('HMGET', mk, 'expiresAt', 'capacityUnits', 'reservedUnits', 'draining', 'zoneId', 'role')
@@ -231,7 +233,7 @@ if not h[1] or tonumber(h[1]) <= now then return { 'gone', 0, 0 } end
 local capacity, reserved = tonumber(h[2]), tonumber(h[3])
 local rk = K_moduleReservations(module_id)
 if redis.call('HEXISTS', rk, rid) == 1 then return { 'ok', reserved, capacity } end
-if meeting ~= '' then
+if meeting ~= '' and not held then
   local mmk = K_meetingModules(meeting)
   if redis.call('SISMEMBER', mmk, module_id) == 0 then
     -- Another module of the meeting (same zone and role) with room wins: most free units, then lowest id.
@@ -248,7 +250,7 @@ if meeting ~= '' then
     if best then return { 'elsewhere', reserved, capacity, best } end
   end
 end
-if h[4] == '1' then return { 'draining', reserved, capacity } end
+if h[4] == '1' and not held then return { 'draining', reserved, capacity } end
 if reserved + units > capacity then return { 'full', reserved, capacity } end
 redis.call('HSET', rk, rid, units)
 reserved = redis.call('HINCRBY', mk, 'reservedUnits', units)

@@ -503,6 +503,25 @@ export function describeClusterStateContract(name: string, factory: ClusterState
       const reservedOn = async (id: string, on = store): Promise<number | undefined> =>
         (await on.getModule(mid(id)))?.reservedUnits;
 
+      it('a held reserve (a module re-announcing a participant it has) is recorded under the meeting where the participant is: no affinity, no draining refusal, never past capacity', async () => {
+        await register('sfu-a', { capacityUnits: 2 });
+        await register('sfu-b', { capacityUnits: 1 });
+        expect(await reserveFor('sfu-a', 'r-1')).toMatchObject({ ok: true });
+        await store.setDraining(mid('sfu-b'), true);
+        const held = (id: string, r: string) => store.reserve({ moduleId: mid(id), reservationId: rid(r), units: 1, meetingId: MEETING, held: true });
+        // sfu-a has room and the meeting, sfu-b drains: a new join would be refused there, a held participant is not.
+        expect(await held('sfu-b', 'r-2')).toEqual({ ok: true, reservedUnits: 1, capacityUnits: 1 });
+        expect(await store.meetingModules(MEETING)).toEqual(['sfu-a', 'sfu-b']);
+        expect(await store.meetingLoad(MEETING)).toEqual(
+          expect.arrayContaining([
+            { moduleId: 'sfu-a', participants: 1 },
+            { moduleId: 'sfu-b', participants: 1 },
+          ]),
+        );
+        expect(await held('sfu-b', 'r-3')).toMatchObject({ ok: false, reason: 'full' });
+        await expectCode(store.reserve({ moduleId: mid('sfu-a'), reservationId: rid('r-4'), units: 1, held: 'yes' as never }), 'INVALID_ARGUMENT');
+      });
+
       it('refuses a second module with elsewhere while the meeting\'s module has room, and takes it once that one is full', async () => {
         await register('sfu-a', { capacityUnits: 2 });
         await register('sfu-b', { capacityUnits: 2 });
