@@ -34,6 +34,7 @@ import { MeetingId, ModuleId } from '@meetedge/core';
 import { waitFor } from '@meetedge/test-kit';
 import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
 import { startDeployment, type Deployment } from './support/deployment';
+import { findOrphans } from './support/orphans';
 import { kill } from './support/processes';
 
 jest.setTimeout(240_000);
@@ -180,6 +181,17 @@ async function freshZone(): Promise<void> {
 
 const moduleOf = (p: Participant) => p.staying.assignment.moduleId;
 
+/** Once the ZCPs have swept what died, every key of the cluster state points at something alive (test/support/orphans.ts). */
+async function noOrphans(dead: readonly string[]): Promise<void> {
+  await waitFor(async () => (await Promise.all(dead.map((id) => d.state.getModule(ModuleId(id))))).every((m) => m === undefined), {
+    timeoutMs: 10_000,
+    description: `${dead.join(', ')} swept`,
+  });
+  let found: string[] = [];
+  await waitFor(async () => (found = await findOrphans(d.redis.url)).length === 0, { timeoutMs: 10_000, description: 'no orphan' }).catch(() => undefined);
+  expect(found).toEqual([]);
+}
+
 /** SIGKILL: the module gets no chance to say goodbye. Returns when it is dead. */
 async function killModule(id: string): Promise<number> {
   const victim = d.modules.get(id);
@@ -211,8 +223,8 @@ it('internal-only: when a module that is not the top dies, its participants move
   await waitFor(() => c.staying.signal?.roster.size === 4 && a.staying.signal?.roster.size === 4, { description: 'the roster whole again' });
   expect(a.moves).toEqual([]);
   report('internal-only, a non-top module died', gaps(group, killedAt), [c, e]);
-  // The dead module is swept with what it held (3 s TTL).
-  await waitFor(async () => (await d.state.getModule(ModuleId(second))) === undefined, { timeoutMs: 10_000, description: 'dead module swept' });
+  // The dead module is swept with what it held (3 s TTL), and nothing points at it.
+  await noOrphans([second]);
   await d.startModule(second);
 });
 
@@ -247,6 +259,7 @@ it('cloud-hybrid: when the module dies, its participants move to another module;
   expect(moduleOf(f)).toBe('cloud-mmr-1');
   await waitFor(() => JSON.stringify(where(f, g.staying.media.participantId)) === JSON.stringify({ kind: 'cloud' }), { description: 'roster shows the cloud' });
   report('cloud-hybrid, the module died, the zone full', gaps(group, again), group);
+  await noOrphans([first, next]);
 });
 
 it('internal-only, the top dies: the survivor with the most participants takes over, the others link to it, with a fresh media key', async () => {
@@ -281,6 +294,7 @@ it('internal-only, the top dies: the survivor with the most participants takes o
   expect(keys.size).toBe(1);
   expect(keys.has(keyBefore)).toBe(false);
   report('internal-only, the top died (recover)', gaps(group, killedAt), group);
+  await noOrphans([top ?? '']);
 });
 
 it('internal-only, the top dies (onTopLoss: collapse): everyone is told the meeting ended, and nothing of it is left', async () => {
@@ -306,6 +320,7 @@ it('internal-only, the top dies (onTopLoss: collapse): everyone is told the meet
     timeoutMs: 10_000,
     description: 'meeting state removed',
   });
+  await noOrphans([top ?? '']);
   process.stderr.write(`${JSON.stringify({ failover: 'internal-only, the top died (collapse)', toldAfterMs: Object.fromEntries([...ended].map(([n, e]) => [n, e.at - killedAt])) })}\n`);
 });
 
@@ -339,4 +354,5 @@ it('Redis restarts with nothing in it: every module registers again with what it
   const measured = gaps(group, lostAt);
   expect(Math.max(...measured.map((g) => g.gapMs))).toBeLessThan(1000);
   process.stderr.write(`${JSON.stringify({ failover: 'Redis restarted (state lost)', reregisteredMs, topAgainMs, maxGapMs: Math.max(...measured.map((g) => g.gapMs)) })}\n`);
+  await noOrphans([]);
 });
