@@ -27,6 +27,17 @@ COPY tsconfig.base.json ./
 COPY libs/ libs/
 COPY apps/ apps/
 COPY tools/scripts/ tools/scripts/
+# The media fast path's addon (libs/fastpath, docs/fastpath.md): C built by
+# npm's own node-gyp against the image's Node headers, and required here
+# (MEETEDGE_FASTPATH_REQUIRED=1) so an image never ships the slower path by
+# accident. bundle.mjs puts it beside the bundles of the apps that use it.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+RUN cd libs/fastpath \
+ && MEETEDGE_FASTPATH_REQUIRED=1 npm_config_nodedir=/usr/local \
+    npm_config_node_gyp=/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js \
+    node scripts/build.cjs
 ARG APP
 RUN test -n "${APP}" || { echo 'build with --build-arg APP=<sfu|zcp|dashboard|all-in-one>' >&2; exit 1; }
 RUN node tools/scripts/bundle.mjs "${APP}"

@@ -14,9 +14,12 @@
 //   files (pino transports) and package-relative assets keep working.
 // The build fails if any `@meetedge/*` import is left external, because the
 // runtime image has no workspace sources to resolve it from.
+// - The media fast path's native addon (libs/fastpath, built by node-gyp) is
+//   copied beside a bundle that includes libs/fastpath, where its loader looks
+//   first; when it was not built the bundle runs the JavaScript path.
 import { build } from 'esbuild';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const workspaceRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -85,12 +88,22 @@ export async function bundle({ entry, outfile }) {
   if (leaked.length > 0) {
     throw new Error(`workspace imports left external (the image cannot resolve them): ${leaked.join(', ')}`);
   }
+  const workspaceInputs = Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules'));
+  let addon;
+  if (workspaceInputs.includes(FASTPATH_SOURCE) && existsSync(join(workspaceRoot, FASTPATH_ADDON))) {
+    addon = join(dirname(resolve(workspaceRoot, outfile)), basename(FASTPATH_ADDON));
+    copyFileSync(join(workspaceRoot, FASTPATH_ADDON), addon);
+  }
   return {
     outfile: resolve(workspaceRoot, outfile),
-    workspaceInputs: Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules')),
+    workspaceInputs,
     externals: [...externals].sort(),
+    addon,
   };
 }
+
+const FASTPATH_SOURCE = 'libs/fastpath/src/index.ts';
+const FASTPATH_ADDON = 'libs/fastpath/build/Release/meetedge_fastpath.node';
 
 /** Bundles apps/<name>/src/main.ts into dist/apps/<name>/main.js. */
 export async function bundleApp(name) {
@@ -127,7 +140,9 @@ async function main(args) {
   for (const result of results) {
     process.stdout.write(
       `${relative(workspaceRoot, result.outfile)}: ${result.workspaceInputs.length} workspace sources bundled, ` +
-        `${result.externals.length} npm packages external\n`,
+        `${result.externals.length} npm packages external` +
+        (result.addon ? `, fast-path addon ${relative(workspaceRoot, result.addon)}` : '') +
+        '\n',
     );
   }
 }

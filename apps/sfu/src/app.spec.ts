@@ -1,7 +1,7 @@
 import { generateTicketKeys } from '@meetedge/core';
 import { createLogger, type Service } from '@meetedge/service-kit';
 import { MemoryClusterState } from '@meetedge/state';
-import { buildApp } from './app';
+import { buildApp, chooseFastPath } from './app';
 import { loadSfuConfig } from './config';
 
 describe('sfu app', () => {
@@ -69,5 +69,26 @@ describe('sfu app', () => {
   it('close() is idempotent and closes the store it owns', async () => {
     await Promise.all([app.close(), app.close()]);
     await expect(state.ping()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
+
+describe('chooseFastPath', () => {
+  const missing = () => ({ error: 'meetedge_fastpath.node is not built' });
+  it('auto takes the addon when it loads, and says why not when it does not', () => {
+    expect(chooseFastPath('auto').fastPath).toBeDefined();
+    expect(chooseFastPath('auto', missing)).toEqual({ why: 'meetedge_fastpath.node is not built' });
+  });
+
+  it('on refuses to start without the addon, with a coded error naming why', () => {
+    expect(() => chooseFastPath('on', missing)).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: 'MEETEDGE_MEDIA_FAST_PATH=on, but meetedge_fastpath.node is not built' }),
+    );
+    expect(chooseFastPath('on').fastPath).toBeDefined();
+  });
+
+  it('off never loads it', () => {
+    const load = jest.fn(missing);
+    expect(chooseFastPath('off', load)).toEqual({ why: 'MEETEDGE_MEDIA_FAST_PATH=off' });
+    expect(load).not.toHaveBeenCalled();
   });
 });

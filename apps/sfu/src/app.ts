@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import { LINK_SCOPES } from '@meetedge/cascade';
+import { loadFastPath, type FastPath, type FastPathLoad } from '@meetedge/fastpath';
 import { MEETEDGE_VERSION, MeetedgeError, MeetingId, ModuleId, ParticipantId, ReservationId, isMeetedgeError } from '@meetedge/core';
 import { meetingInfoFromProto, qualityFromProto, qualityToProto, v1 } from '@meetedge/proto';
 import {
@@ -77,13 +78,14 @@ interface MediaPorts {
  * (tests) the OS picks the UDP port, whose TCP twin may be taken: then both
  * are tried again on another.
  */
-async function openMediaPorts(config: SfuConfig): Promise<MediaPorts> {
+async function openMediaPorts(config: SfuConfig, fastPath: FastPath | undefined): Promise<MediaPorts> {
   for (let attempt = 1; ; attempt++) {
     const udp = await UdpMux.open({
       listenIp: config.mediaListenIp,
       port: config.mediaPort,
       recvBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
       sendBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE,
+      fastPath,
     });
     if (!config.iceTcp) return { udp, tcp: undefined };
     try {
@@ -94,6 +96,19 @@ async function openMediaPorts(config: SfuConfig): Promise<MediaPorts> {
       if (!taken || config.mediaPort !== 0 || attempt >= 10) throw error;
     }
   }
+}
+
+/**
+ * The native fast path as MEETEDGE_MEDIA_FAST_PATH says: `auto` takes it when
+ * it was built, `on` refuses to start without it (a coded INVALID_CONFIG
+ * naming why), `off` never takes it.
+ */
+export function chooseFastPath(setting: SfuConfig['mediaFastPath'], load: () => FastPathLoad = loadFastPath): { fastPath?: FastPath; why: string } {
+  if (setting === 'off') return { why: 'MEETEDGE_MEDIA_FAST_PATH=off' };
+  const loaded = load();
+  if (loaded.fastPath) return { fastPath: loaded.fastPath, why: 'native addon loaded' };
+  if (setting === 'on') throw new MeetedgeError('INVALID_CONFIG', `MEETEDGE_MEDIA_FAST_PATH=on, but ${loaded.error}`);
+  return { why: loaded.error };
 }
 
 /** Module media stats as Prometheus metrics, read at scrape time. */
@@ -140,6 +155,12 @@ function registerMediaMetrics(metrics: ServiceMetrics, media: MediaServer, ports
     { name: 'meetedge_sfu_client_bytes_out_total', help: 'RTP bytes sent to participants (client links)', read: stat((s) => s.client.bytesOut) },
     { name: 'meetedge_sfu_udp_datagrams_in_total', help: 'Datagrams received on the media port', read: udp((s) => s.datagramsIn) },
     { name: 'meetedge_sfu_udp_datagrams_out_total', help: 'Datagrams sent from the media port', read: udp((s) => s.datagramsOut) },
+    {
+      name: 'meetedge_sfu_udp_send_dropped_total',
+      help: 'Forwarded datagrams the kernel did not take (send buffer full, destination refused); fast path only',
+      read: udp((s) => s.sendDropped),
+    },
+    { name: 'meetedge_sfu_fast_path', help: '1 when forwarded media goes through the native fast path, 0 on the JavaScript path', read: () => (ports()?.udp.fastPath ? 1 : 0) },
     {
       name: 'meetedge_sfu_udp_dropped_total',
       help: 'Datagrams on the media port that belonged to no connection (stray or garbage), dropped',
@@ -463,9 +484,12 @@ export function buildApp(config: SfuConfig, deps: SfuDeps): SfuService {
     cascade,
     signal,
     async start() {
-      ports = await openMediaPorts(config);
+      const fast = chooseFastPath(config.mediaFastPath);
+      ports = await openMediaPorts(config, fast.fastPath);
       const cascadePort = await cascade.listen(config.httpHost, config.cascadePort);
-      logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp, cascadePort }, 'media port open');
+      const fastPath = ports.udp.fastPath ? 'native' : 'javascript';
+      logger.info({ port: ports.udp.port, iceTcp: ports.tcp !== undefined, announcedIp: config.announcedIp, cascadePort, fastPath }, 'media port open');
+      if (!ports.udp.fastPath) logger.warn({ why: fast.why }, 'media fast path off: forwarding on the JavaScript path (docs/fastpath.md)');
       await http.listen({ host: config.httpHost, port: config.httpPort });
       baseUrl = baseUrlOf(http);
       await top.start();

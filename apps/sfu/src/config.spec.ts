@@ -24,6 +24,12 @@ describe('sfu config', () => {
     expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, MEETEDGE_ICE_TCP: 'false' }).iceTcp).toBe(false);
   });
 
+  it('takes the native fast path when built by default; on and off as set', () => {
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem }).mediaFastPath).toBe('auto');
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, MEETEDGE_MEDIA_FAST_PATH: 'off' }).mediaFastPath).toBe('off');
+    expect(loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, MEETEDGE_MEDIA_FAST_PATH: 'on' }).mediaFastPath).toBe('on');
+  });
+
   it.each([
     ['MEETEDGE_ANNOUNCED_IP', 'media.corp', 'expected an IPv4 or IPv6 address'],
     ['MEETEDGE_MEDIA_LISTEN_IP', '0.0.0', 'expected an IPv4 or IPv6 address'],
@@ -33,6 +39,7 @@ describe('sfu config', () => {
     ['MEETEDGE_JOIN_TIMEOUT_MS', '-5', 'expected an integer 100-600000'],
     ['MEETEDGE_ICE_TCP', 'yes', 'expected true or false'],
     ['MEETEDGE_ICE_TCP', 'TRUE', 'expected true or false'],
+    ['MEETEDGE_MEDIA_FAST_PATH', 'native', 'expected one of auto, on, off'],
   ])('refuses %s=%s', (key, value, expected) => {
     expect(() => loadSfuConfig({ ...required, MEETEDGE_TICKET_PUBLIC_KEY: pem, [key]: value })).toThrow(
       `config ${key}: ${expected}, got "${value}"`,

@@ -52,6 +52,10 @@ export const sfuConfigSpec = {
       throw new Error('expected true or false');
     },
   ),
+  mediaFastPath: key.oneOf('MEETEDGE_MEDIA_FAST_PATH', ['auto', 'on', 'off'] as const, {
+    doc: 'the native fast path for forwarded media (SRTP with reused cipher contexts, sendmmsg; docs/fastpath.md). auto: when it was built; on: refuse to start without it; off: JavaScript only',
+    default: 'auto',
+  }),
   announcedIp: key.ip('MEETEDGE_ANNOUNCED_IP', {
     doc: 'the address clients reach the media port on; the only address in the module\'s ICE candidates',
     default: '127.0.0.1',

@@ -99,7 +99,8 @@ function collect(client: MediaClient): Map<string, Buffer[]> {
   return got;
 }
 
-beforeEach(async () => {
+/** Starts the module under test; `env` adds to (or overrides) the test configuration. */
+async function startModule(env: Record<string, string> = {}): Promise<void> {
   state = new MemoryClusterState();
   const config = loadSfuConfig({
     MEETEDGE_MODULE_ID: 'sfu-1',
@@ -114,64 +115,86 @@ beforeEach(async () => {
     MEETEDGE_CASCADE_PORT: '0',
     MEETEDGE_MEDIA_LISTEN_IP: '127.0.0.1',
     MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ...env,
   });
   app = buildApp(config, { logger: createLogger({ level: 'silent' }), state, ownsState: true });
   url = (await app.start()).replace('http:', 'ws:');
-});
+}
+
+/** The module's `meetedge_sfu_fast_path` gauge: 1 native, 0 JavaScript. */
+async function fastPathGauge(): Promise<number> {
+  const metrics = (await app.http.inject({ url: '/metrics' })).body;
+  return Number(/^meetedge_sfu_fast_path(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
+}
+
+beforeEach(() => startModule());
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.leave()));
   await app.close();
 });
 
+/** Three participants exchange audio, camera and screen share; every packet that arrives is one sent, byte for byte, in order. */
+async function threeParticipantsExchange(): Promise<void> {
+  const alice = await join('m-1', 'alice');
+  const mic = new MediaStreamTrack({ kind: 'audio' });
+  const camera = new MediaStreamTrack({ kind: 'video' });
+  const screen = new MediaStreamTrack({ kind: 'video' });
+  const ids = await alice.publish([
+    { source: 'microphone', track: mic },
+    { source: 'camera', track: camera },
+    { source: 'screen', track: screen },
+  ]);
+  expect([...ids.keys()].sort()).toEqual(['camera', 'microphone', 'screen']);
+
+  const bob = await join('m-1', 'bob');
+  const carol = await join('m-1', 'carol');
+  expect(bob.tracks.size).toBe(3);
+  await Promise.all([bob.receive(), carol.receive()]);
+  await Promise.all([alice.connected(), bob.connected(), carol.connected()]);
+  const bobGot = collect(bob);
+  const carolGot = collect(carol);
+
+  const sent = { camera: [] as Buffer[], screen: [] as Buffer[], microphone: [] as Buffer[] };
+  for (let i = 0; i < 40; i++) {
+    const c = randomBytes(900);
+    const s = randomBytes(700);
+    const a = randomBytes(120);
+    sent.camera.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), c]));
+    sent.screen.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), s]));
+    sent.microphone.push(a);
+    camera.writeRtp(vp8Packet(100 + i, i === 0, c));
+    screen.writeRtp(vp8Packet(500 + i, i === 0, s));
+    mic.writeRtp(opusPacket(900 + i, a));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  for (const got of [bobGot, carolGot]) {
+    await waitFor(() => (['camera', 'screen', 'microphone'] as const).every((src) => (got.get(ids.get(src) as string)?.length ?? 0) >= 35), {
+      timeoutMs: 10_000,
+    });
+    for (const source of ['camera', 'screen', 'microphone'] as const) {
+      const received = got.get(ids.get(source) as string) ?? [];
+      // Every packet that arrived is one that was sent, byte for byte, in order.
+      const sentHex = sent[source].map((b) => b.toString('hex'));
+      const indexes = received.map((b) => sentHex.indexOf(b.toString('hex')));
+      expect(indexes.every((i) => i >= 0)).toBe(true);
+      expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    }
+  }
+  expect(bobGot.get('unbound')).toBeUndefined();
+}
+
 describe('media session', () => {
-  it('three participants exchange audio, camera and screen share; payloads arrive byte for byte', async () => {
-    const alice = await join('m-1', 'alice');
-    const mic = new MediaStreamTrack({ kind: 'audio' });
-    const camera = new MediaStreamTrack({ kind: 'video' });
-    const screen = new MediaStreamTrack({ kind: 'video' });
-    const ids = await alice.publish([
-      { source: 'microphone', track: mic },
-      { source: 'camera', track: camera },
-      { source: 'screen', track: screen },
-    ]);
-    expect([...ids.keys()].sort()).toEqual(['camera', 'microphone', 'screen']);
+  it('three participants exchange audio, camera and screen share; payloads arrive byte for byte (native fast path)', async () => {
+    expect(await fastPathGauge()).toBe(1);
+    await threeParticipantsExchange();
+  });
 
-    const bob = await join('m-1', 'bob');
-    const carol = await join('m-1', 'carol');
-    expect(bob.tracks.size).toBe(3);
-    await Promise.all([bob.receive(), carol.receive()]);
-    await Promise.all([alice.connected(), bob.connected(), carol.connected()]);
-    const bobGot = collect(bob);
-    const carolGot = collect(carol);
-
-    const sent = { camera: [] as Buffer[], screen: [] as Buffer[], microphone: [] as Buffer[] };
-    for (let i = 0; i < 40; i++) {
-      const c = randomBytes(900);
-      const s = randomBytes(700);
-      const a = randomBytes(120);
-      sent.camera.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), c]));
-      sent.screen.push(Buffer.concat([Buffer.from([0x10, i === 0 ? 0x00 : 0x01, 0x00, 0x9d]), s]));
-      sent.microphone.push(a);
-      camera.writeRtp(vp8Packet(100 + i, i === 0, c));
-      screen.writeRtp(vp8Packet(500 + i, i === 0, s));
-      mic.writeRtp(opusPacket(900 + i, a));
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    for (const got of [bobGot, carolGot]) {
-      await waitFor(() => (['camera', 'screen', 'microphone'] as const).every((src) => (got.get(ids.get(src) as string)?.length ?? 0) >= 35), {
-        timeoutMs: 10_000,
-      });
-      for (const source of ['camera', 'screen', 'microphone'] as const) {
-        const received = got.get(ids.get(source) as string) ?? [];
-        // Every packet that arrived is one that was sent, byte for byte, in order.
-        const sentHex = sent[source].map((b) => b.toString('hex'));
-        const indexes = received.map((b) => sentHex.indexOf(b.toString('hex')));
-        expect(indexes.every((i) => i >= 0)).toBe(true);
-        expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
-      }
-    }
-    expect(bobGot.get('unbound')).toBeUndefined();
+  it('forwards the same on the JavaScript path (MEETEDGE_MEDIA_FAST_PATH=off)', async () => {
+    await app.close();
+    await startModule({ MEETEDGE_MEDIA_FAST_PATH: 'off' });
+    expect(await fastPathGauge()).toBe(0);
+    await threeParticipantsExchange();
   });
 
   it('keeps two meetings on one module apart', async () => {

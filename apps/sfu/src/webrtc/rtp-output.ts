@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { FastPath, FastSrtpContext } from '@meetedge/fastpath';
 import { RTP_EXTENSION_URI, RtcpSenderInfo, RtcpSrPacket, type Address, type RTCDtlsTransport, type RTCRtpTransceiver } from 'werift';
 import { RolloverCounter, SrtpProtector, localSrtpKeys } from './srtp';
 import { MuxedUdpTransport } from './udp-mux';
@@ -119,6 +120,9 @@ export class RtpOutput {
   private templateMid: string | undefined;
   private protector: SrtpProtector | undefined;
   private protectorOf: unknown;
+  /** The fast path's keyed context (libs/fastpath), for the session `fastOf`. */
+  private fast: { context: FastSrtpContext; tagLength: number } | undefined;
+  private fastOf: unknown;
   private readonly roc = new RolloverCounter();
   private readonly rtxRoc = new RolloverCounter();
   private rtxSequenceNumber = Math.floor(Math.random() * 0x10000);
@@ -272,26 +276,52 @@ export class RtpOutput {
     const dtls = this.sender.dtlsTransport;
     if (dtls.state !== 'connected') return false;
     const session = dtls.srtp as unknown;
-    if (session !== this.protectorOf || !this.protector) {
-      // New keys (first packet, or a new DTLS session): a new protector.
-      this.protector = new SrtpProtector(localSrtpKeys(session));
-      this.protectorOf = session;
-    }
-    const datagram = this.protector.protect(this.buffer, 12 + this.template.bytes.length, length, roc);
-    dtls.bytesSent += datagram.length;
-    dtls.packetsSent++;
+    const headerLength = 12 + this.template.bytes.length;
     const ice = dtls.iceTransport.connection as unknown as IceInternals;
     const pair = ice.nominated;
     const transport = pair?.protocol.transport;
+    let size: number;
     if (pair && transport instanceof MuxedUdpTransport) {
       // The shared port: straight to the socket, as werift's send would after its checks.
       if (!ice.canSendApplicationData()) return false;
-      transport.sendTo(datagram, pair.remoteAddr);
+      const fastPath = transport.fastPath;
+      if (fastPath) {
+        // Protected by the addon and sent with this turn's other datagrams (one sendmmsg).
+        const fast = this.fastContext(fastPath, session);
+        size = transport.sendRtpTo(fast.context, fast.tagLength, this.buffer, headerLength, length, roc, pair.remoteAddr);
+      } else {
+        const datagram = this.protectorFor(session).protect(this.buffer, headerLength, length, roc);
+        transport.sendTo(datagram, pair.remoteAddr);
+        size = datagram.length;
+      }
       pair.packetsSent++;
-      pair.bytesSent += datagram.length;
+      pair.bytesSent += size;
     } else {
+      const datagram = this.protectorFor(session).protect(this.buffer, headerLength, length, roc);
       ice.send(datagram).catch(ignore);
+      size = datagram.length;
     }
+    dtls.bytesSent += size;
+    dtls.packetsSent++;
     return true;
+  }
+
+  /** The protector of the DTLS session's keys: new keys (first packet, or a new DTLS session), a new protector. */
+  private protectorFor(session: unknown): SrtpProtector {
+    if (session !== this.protectorOf || !this.protector) {
+      this.protector = new SrtpProtector(localSrtpKeys(session));
+      this.protectorOf = session;
+    }
+    return this.protector;
+  }
+
+  /** The fast path's context of the DTLS session's keys, made again when the session changes. */
+  private fastContext(fastPath: FastPath, session: unknown): { context: FastSrtpContext; tagLength: number } {
+    if (session !== this.fastOf || !this.fast) {
+      const keys = localSrtpKeys(session);
+      this.fast = { context: fastPath.srtpContext(keys), tagLength: fastPath.tagLength(keys.profile) };
+      this.fastOf = session;
+    }
+    return this.fast;
   }
 }

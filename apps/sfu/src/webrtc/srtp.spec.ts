@@ -1,6 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession, keyLength, saltLength } from 'werift';
-import { RolloverCounter, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, SrtpProtector, localSrtpKeys } from './srtp';
+import { loadFastPath, type FastPath } from '@meetedge/fastpath';
+import {
+  ReceiveRollover,
+  RolloverCounter,
+  SRTP_AEAD_AES_128_GCM,
+  SRTP_AES128_CM_HMAC_SHA1_80,
+  SrtpProtector,
+  fastRtpDecryptor,
+  localSrtpKeys,
+} from './srtp';
+
+function fastPath(): FastPath {
+  const load = loadFastPath();
+  if (!load.fastPath) throw new Error(load.error);
+  return load.fastPath;
+}
+
+/** The receiving side's keys of `receiver` (its remote context), as werift's patch 012 hands them over. */
+function remoteKeys(receiver: SrtpSession) {
+  const remote = (receiver as unknown as { remoteContext: { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer; profile: number } })
+    .remoteContext;
+  return { profile: remote.profile, key: remote.srtpSessionKey, salt: remote.srtpSessionSalt, authKey: remote.srtpSessionAuthTag };
+}
 
 /** Two werift sessions with mirrored keys: what `sender` encrypts, `receiver` decrypts. */
 function sessions(profile: typeof SRTP_AES128_CM_HMAC_SHA1_80 | typeof SRTP_AEAD_AES_128_GCM) {
@@ -62,6 +84,75 @@ describe.each([
     const protectedPacket = protector.protect(plain, 12, plain.length, 0);
     protectedPacket[20] = (protectedPacket[20] as number) ^ 1;
     expect(() => receiver.decrypt(protectedPacket)).toThrow(/authenticat/i);
+  });
+});
+
+describe.each([
+  ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
+  ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
+] as const)('fastRtpDecryptor with %s', (_name, profile) => {
+  it('decrypts what werift encrypted, across a wrap, out of order and resent from before the wrap', () => {
+    const { sender, receiver } = sessions(profile);
+    const decrypt = fastRtpDecryptor(fastPath())(remoteKeys(receiver));
+    // werift's sender numbers the ROC by what it sent; the receiver must follow it.
+    // (Steps under half the number space, as a real stream's are: a larger jump is ambiguous.)
+    // Extended numbers (ROC · 65536 + seq). werift's sender counts a wrap only
+    // from near the top to near zero, as a real stream wraps.
+    const roll = (roc: number, seq: number) => roc * 65536 + seq;
+    const sent = [65530, 65531, 65532, 65533, 65534, 65535, roll(1, 0), roll(1, 1), roll(1, 2), roll(1, 3), roll(1, 20000), roll(1, 40000)];
+    sent.push(roll(1, 59990), roll(1, 60000), roll(1, 65500), roll(1, 65535), roll(2, 5));
+    const received = [65530, 65532, 65531, 65533, 65534, 65535, roll(1, 0), roll(1, 2), roll(1, 1), 65535, roll(1, 3), roll(1, 20000)];
+    received.push(roll(1, 40000), roll(1, 60000), roll(1, 65500), roll(1, 65535), roll(2, 5), roll(1, 59990));
+    const encrypted = new Map<number, { datagram: Buffer; plain: Buffer }>();
+    for (const index of sent) {
+      const plain = plainPacket(index & 0xffff, randomBytes(100 + (index % 500)), index % 2 === 0);
+      const packet = RtpPacket.deSerialize(plain);
+      encrypted.set(index, { datagram: sender.encrypt(packet.payload, packet.header), plain });
+    }
+    for (const index of received) {
+      const entry = encrypted.get(index);
+      if (!entry) throw new Error(`no packet ${index}`);
+      const out = decrypt(Buffer.from(entry.datagram));
+      expect(out?.toString('hex')).toBe(entry.plain.toString('hex'));
+    }
+  });
+
+  it('drops forged and malformed packets, and a forged packet does not move the counter', () => {
+    const { sender, receiver } = sessions(profile);
+    const decrypt = fastRtpDecryptor(fastPath())(remoteKeys(receiver));
+    const encrypt = (seq: number) => {
+      const packet = RtpPacket.deSerialize(plainPacket(seq, randomBytes(200)));
+      return sender.encrypt(packet.payload, packet.header);
+    };
+    expect(decrypt(encrypt(60000))).toBeDefined();
+    // A forged packet numbered past a wrap: it would make the counter 1 if it counted.
+    const forged = encrypt(100);
+    forged[30] = (forged[30] as number) ^ 0xff;
+    expect(decrypt(forged)).toBeUndefined();
+    expect(decrypt(Buffer.alloc(8))).toBeUndefined();
+    expect(decrypt(randomBytes(300))).toBeUndefined();
+    // Still on counter 0: the next genuine packet before the wrap decrypts.
+    expect(decrypt(encrypt(60001))).toBeDefined();
+    // A packet of another session's keys never decrypts.
+    const other = sessions(profile);
+    const packet = RtpPacket.deSerialize(plainPacket(60002, randomBytes(50)));
+    expect(decrypt(other.sender.encrypt(packet.payload, packet.header))).toBeUndefined();
+  });
+});
+
+describe('ReceiveRollover', () => {
+  it('estimates as RFC 3711 Appendix A and advances only on commit', () => {
+    const r = new ReceiveRollover(65000);
+    expect(r.estimate(100)).toBe(1); // past the wrap
+    expect(r.estimate(65100)).toBe(0);
+    r.commit(100, 1);
+    expect(r.estimate(65500)).toBe(0); // late, from before the wrap
+    expect(r.estimate(200)).toBe(1);
+    r.commit(65500, 0); // a late packet leaves the counter and the highest number alone
+    expect(r.estimate(30000)).toBe(1);
+    expect(r.estimate(40000)).toBe(0); // more than half the space behind: the roll before
+    const start = new ReceiveRollover(10);
+    expect(start.estimate(65000)).toBe(0); // never below zero
   });
 });
 

@@ -1,4 +1,6 @@
 import { createCipheriv, createHmac } from 'node:crypto';
+import type { FastPath } from '@meetedge/fastpath';
+import type { SrtpRtpDecryptorFactory } from 'werift';
 
 // SRTP protection of outgoing RTP (RFC 3711, RFC 7714) with the session keys
 // werift derived for a DTLS transport, for the forwarding path (rtp-output.ts).
@@ -139,4 +141,68 @@ export class RolloverCounter {
     // Backward: before the last wrap if it is numerically above the highest.
     return seq > this.highest && this.roc > 0 ? this.roc - 1 : this.roc;
   }
+}
+
+/**
+ * The rollover counter of one received SSRC, estimated per packet as RFC 3711
+ * Appendix A says and advanced only by packets that authenticated, so a
+ * forged packet cannot move it.
+ */
+export class ReceiveRollover {
+  private roc = 0;
+  /** Highest sequence number authenticated so far (s_l). */
+  private highest: number;
+
+  constructor(firstSeq: number) {
+    this.highest = firstSeq;
+  }
+
+  /** The ROC (v) the packet numbered `seq` was most likely sent with. */
+  estimate(seq: number): number {
+    const roc = this.roc;
+    if (this.highest < 0x8000) return seq - this.highest > 0x8000 && roc > 0 ? roc - 1 : roc;
+    return this.highest - 0x8000 > seq ? (roc + 1) >>> 0 : roc;
+  }
+
+  /** The packet numbered `seq`, sent with `roc` (from `estimate`), authenticated. */
+  commit(seq: number, roc: number): void {
+    if (roc === ((this.roc + 1) >>> 0)) {
+      this.roc = roc;
+      this.highest = seq;
+    } else if (roc === this.roc && seq > this.highest) {
+      this.highest = seq;
+    }
+  }
+}
+
+/** SSRCs whose rollover counters one connection keeps; past it the oldest is forgotten. */
+const MAX_RECEIVED_SSRCS = 64;
+
+/**
+ * werift's `srtpRtpDecryptorFactory` (patch 012) on the native fast path:
+ * received SRTP is authenticated and decrypted in place with a context keyed
+ * once per session, instead of werift's cipher per packet and its copies.
+ * What does not authenticate (or is not RTP) is dropped, as werift drops it.
+ */
+export function fastRtpDecryptor(fastPath: FastPath): SrtpRtpDecryptorFactory {
+  return (keys) => {
+    const context = fastPath.srtpContext(keys, 'unprotect');
+    const rollovers = new Map<number, ReceiveRollover>();
+    return (datagram) => {
+      if (datagram.length < 12) return undefined;
+      const ssrc = datagram.readUInt32BE(8);
+      const seq = datagram.readUInt16BE(2);
+      const known = rollovers.get(ssrc);
+      const roc = known ? known.estimate(seq) : 0;
+      const length = fastPath.unprotect(context, datagram, roc);
+      if (length < 0) return undefined;
+      if (known) {
+        known.commit(seq, roc);
+      } else {
+        if (rollovers.size >= MAX_RECEIVED_SSRCS) rollovers.delete(rollovers.keys().next().value as number);
+        rollovers.set(ssrc, new ReceiveRollover(seq));
+      }
+      return datagram.subarray(0, length);
+    };
+  };
 }

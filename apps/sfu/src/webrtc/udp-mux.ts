@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP, type AddressInfo } from 'node:net';
+import { destination, type DatagramBatch, type Destination, type FastPath, type FastSrtpContext } from '@meetedge/fastpath';
 import type { Address, InjectedUdpTransport, UdpTransportFactory, UdpTransportRequest } from 'werift';
 import { bindingRequestUfrag } from './stun';
 
@@ -13,6 +14,11 @@ export interface UdpMuxOptions {
   recvBufferSize?: number;
   /** SO_SNDBUF in bytes. Linux caps it at net.core.wmem_max; default: the kernel default. */
   sendBufferSize?: number;
+  /**
+   * The native fast path (libs/fastpath): forwarded RTP is protected there and
+   * a turn's datagrams leave in one sendmmsg. Without it: Node's dgram.
+   */
+  fastPath?: FastPath;
 }
 
 /** Counters of the shared socket since it opened. */
@@ -29,6 +35,8 @@ export interface UdpMuxStats {
   socketErrors: number;
   /** Exceptions thrown by werift while handling a datagram (the datagram is dropped). */
   handlerErrors: number;
+  /** Forwarded datagrams the kernel did not take (send buffer full, destination refused): dropped. Fast path only. */
+  sendDropped: number;
 }
 
 /**
@@ -57,7 +65,10 @@ export class UdpMux {
     droppedUnknownUfrag: 0,
     socketErrors: 0,
     handlerErrors: 0,
+    sendDropped: 0,
   };
+  /** Sends forwarded RTP when the fast path is on (see `fastPath`). */
+  private readonly batch: DatagramBatch | undefined;
   private isClosed = false;
   /** The bound port (the one every host candidate advertises). */
   readonly port: number;
@@ -81,10 +92,15 @@ export class UdpMux {
         resolve();
       });
     });
-    return new UdpMux(socket);
+    return new UdpMux(socket, options.fastPath);
   }
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    fastPath: FastPath | undefined,
+  ) {
+    this.batch = fastPath?.batchFor(socket);
+    this.fastPath = this.batch ? fastPath : undefined;
     const bound = socket.address();
     this.port = bound.port;
     this.socketType = bound.family === 'IPv6' ? 'udp6' : 'udp4';
@@ -111,6 +127,9 @@ export class UdpMux {
     return this.isClosed;
   }
 
+  /** The native fast path, when this socket sends through it. */
+  readonly fastPath: FastPath | undefined;
+
   /** Open connection transports on this socket. */
   get transportCount(): number {
     return this.transports.size;
@@ -122,13 +141,15 @@ export class UdpMux {
   }
 
   stats(): UdpMuxStats {
-    return { ...this.counters };
+    return { ...this.counters, sendDropped: this.batch?.stats().dropped ?? 0 };
   }
 
   /** Closes the socket; every transport on it is closed too (werift then sees `closed`). Idempotent. */
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    // Before the socket closes: its descriptor number may go to another file right after.
+    this.batch?.close();
     for (const transport of this.transports) transport.parentClosed();
     this.transports.clear();
     this.byAddress.clear();
@@ -139,13 +160,21 @@ export class UdpMux {
   /** @internal Sends for one transport; the destination becomes its own if nobody owns it yet. */
   sendFor(transport: MuxedUdpTransport, datagram: Buffer, host: string, port: number): void {
     if (this.isClosed) return;
-    // Only literal addresses: the mux never resolves names (no DNS, no surprises).
-    if (isIP(host) === 0) throw new Error(`UdpMux sends to IP addresses only, not "${host}"`);
-    const key = addressKey(host, port);
-    if (!this.byAddress.has(key)) this.own(key, transport);
+    this.check(transport, host, port);
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
     this.socket.send(datagram, port, host);
+  }
+
+  /**
+   * @internal The checks of `sendFor` without sending: only literal addresses
+   * (the mux never resolves names: no DNS, no surprises), and the destination
+   * becomes the transport's own if nobody owns it yet.
+   */
+  check(transport: MuxedUdpTransport, host: string, port: number): void {
+    if (isIP(host) === 0) throw new Error(`UdpMux sends to IP addresses only, not "${host}"`);
+    const key = addressKey(host, port);
+    if (!this.byAddress.has(key)) this.own(key, transport);
   }
 
   /** @internal Sends to an address `sendFor` already checked and assigned. */
@@ -154,6 +183,15 @@ export class UdpMux {
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
     this.socket.send(datagram, port, host);
+  }
+
+  /** @internal Queues RTP on the fast path to a checked address: see `MuxedUdpTransport.sendRtpTo`. */
+  queueRtp(context: FastSrtpContext, tagLength: number, plain: Buffer, headerLength: number, length: number, roc: number, to: Destination): number {
+    if (this.isClosed || !this.batch) return 0;
+    const size = this.batch.queueRtp(context, tagLength, plain, headerLength, length, roc, to);
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += size;
+    return size;
   }
 
   /** @internal A transport closed: forget it and every address it owned. */
@@ -260,15 +298,47 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
    */
   sendTo(data: Buffer, addr: Address): void {
     if (this.closed) return;
-    if (addr === this.checkedTarget) {
+    if (this.isChecked(addr)) {
       this.mux.sendChecked(data, addr[0], addr[1]);
       return;
     }
     this.mux.sendFor(this, data, addr[0], addr[1]);
-    this.checkedTarget = addr;
+    this.checked = { host: addr[0], port: addr[1], to: undefined };
   }
 
-  private checkedTarget: Address | undefined;
+  /** The mux's native fast path, when it has one: then `sendRtpTo` may be used. */
+  get fastPath(): FastPath | undefined {
+    return this.mux.fastPath;
+  }
+
+  /**
+   * The fast path's `sendTo` for RTP: the packet in `plain[0, length)` is
+   * copied, protected with `context` (by the addon) and sent with the rest of
+   * this turn's datagrams. The address checks are those of `sendTo`.
+   * @returns the datagram's length (RTP plus tag), 0 if the transport is closed
+   */
+  sendRtpTo(context: FastSrtpContext, tagLength: number, plain: Buffer, headerLength: number, length: number, roc: number, addr: Address): number {
+    if (this.closed) return 0;
+    let to = this.isChecked(addr) ? this.checked?.to : undefined;
+    if (!to) {
+      this.mux.check(this, addr[0], addr[1]);
+      to = destination(addr[0], addr[1]);
+      this.checked = { host: addr[0], port: addr[1], to };
+    }
+    return this.mux.queueRtp(context, tagLength, plain, headerLength, length, roc, to);
+  }
+
+  /**
+   * The address the mux last checked for this transport (and, on the fast
+   * path, parsed). Compared by value: werift's `pair.remoteAddr` is a new
+   * array on every read.
+   */
+  private checked: { host: string; port: number; to: Destination | undefined } | undefined;
+
+  private isChecked(addr: Address): boolean {
+    const checked = this.checked;
+    return checked !== undefined && checked.host === addr[0] && checked.port === addr[1];
+  }
 
   close = async (): Promise<void> => {
     if (this.closed) return;
