@@ -128,18 +128,36 @@ static napi_value srtp_create(napi_env env, napi_callback_info info) {
 }
 
 /**
+ * The packet's IV from its SSRC and sequence number, the ROC and the session
+ * salt: RFC 7714 §8.1 for GCM (12 bytes: 00 00 || SSRC || ROC || SEQ, XOR
+ * salt), RFC 3711 §4.1.1 for AES-CM (16 bytes: salt · 2^16 XOR SSRC · 2^64
+ * XOR index · 2^16).
+ */
+static void packet_iv(const srtp_context *ctx, const uint8_t *p, uint32_t roc, uint8_t iv[16]) {
+  int at = ctx->gcm ? 2 : 4;
+  int n = ctx->gcm ? 12 : 14;
+  memset(iv, 0, 16);
+  memcpy(iv + at, p + 8, 4);
+  iv[at + 4] = (uint8_t)(roc >> 24);
+  iv[at + 5] = (uint8_t)(roc >> 16);
+  iv[at + 6] = (uint8_t)(roc >> 8);
+  iv[at + 7] = (uint8_t)roc;
+  iv[at + 8] = p[2];
+  iv[at + 9] = p[3];
+  for (int i = 0; i < n; i++) iv[i] ^= ctx->salt[i];
+}
+
+/**
  * Protects the RTP packet at p[0, length) (header of header_length bytes) in
  * place and writes the tag at p[length]. Returns the protected length, or -1.
  */
 static int protect(srtp_context *ctx, uint8_t *p, uint32_t header_length, uint32_t length, uint32_t roc) {
-  const uint8_t *ssrc = p + 8;
-  const uint8_t *seq = p + 2;
   int out_len = 0;
   uint32_t payload_length = length - header_length;
+  uint8_t iv[16];
+  packet_iv(ctx, p, roc, iv);
   if (ctx->gcm) {
-    // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the header.
-    uint8_t iv[12] = {0, 0, ssrc[0], ssrc[1], ssrc[2], ssrc[3], roc >> 24, roc >> 16, roc >> 8, roc, seq[0], seq[1]};
-    for (int i = 0; i < 12; i++) iv[i] ^= ctx->salt[i];
+    // AAD = the header.
     if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -1;
     if (EVP_EncryptUpdate(ctx->cipher, NULL, &out_len, p, (int)header_length) != 1) return -1;
     if (payload_length > 0 && EVP_EncryptUpdate(ctx->cipher, p + header_length, &out_len, p + header_length, (int)payload_length) != 1) return -1;
@@ -147,9 +165,6 @@ static int protect(srtp_context *ctx, uint8_t *p, uint32_t header_length, uint32
     if (EVP_CIPHER_CTX_ctrl(ctx->cipher, EVP_CTRL_GCM_GET_TAG, 16, p + length) != 1) return -1;
     return (int)length + 16;
   }
-  // RFC 3711 §4.1.1: IV = (salt · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16).
-  uint8_t iv[16] = {0, 0, 0, 0, ssrc[0], ssrc[1], ssrc[2], ssrc[3], roc >> 24, roc >> 16, roc >> 8, roc, seq[0], seq[1], 0, 0};
-  for (int i = 0; i < 14; i++) iv[i] ^= ctx->salt[i];
   if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -1;
   if (payload_length > 0 && EVP_EncryptUpdate(ctx->cipher, p + header_length, &out_len, p + header_length, (int)payload_length) != 1) return -1;
   // Authenticated portion: header and encrypted payload, then the ROC (RFC 3711 §4.2).
@@ -185,13 +200,11 @@ static int unprotect(srtp_context *ctx, uint8_t *p, uint32_t length, uint32_t ro
   uint32_t rtp_length = length - tag_length;
   uint32_t header_length = rtp_header_length(p, rtp_length);
   if (header_length == 0) return -1;
-  const uint8_t *ssrc = p + 8;
-  const uint8_t *seq = p + 2;
   uint32_t payload_length = rtp_length - header_length;
   int out_len = 0;
+  uint8_t iv[16];
+  packet_iv(ctx, p, roc, iv);
   if (ctx->gcm) {
-    uint8_t iv[12] = {0, 0, ssrc[0], ssrc[1], ssrc[2], ssrc[3], roc >> 24, roc >> 16, roc >> 8, roc, seq[0], seq[1]};
-    for (int i = 0; i < 12; i++) iv[i] ^= ctx->salt[i];
     if (EVP_DecryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -2;
     if (EVP_DecryptUpdate(ctx->cipher, NULL, &out_len, p, (int)header_length) != 1) return -2;
     if (payload_length > 0 && EVP_DecryptUpdate(ctx->cipher, p + header_length, &out_len, p + header_length, (int)payload_length) != 1) return -2;
@@ -209,8 +222,6 @@ static int unprotect(srtp_context *ctx, uint8_t *p, uint32_t length, uint32_t ro
   uint8_t diff = 0;
   for (uint32_t i = 0; i < 10; i++) diff |= (uint8_t)(mac[i] ^ p[rtp_length + i]);
   if (diff != 0) return -2;
-  uint8_t iv[16] = {0, 0, 0, 0, ssrc[0], ssrc[1], ssrc[2], ssrc[3], roc >> 24, roc >> 16, roc >> 8, roc, seq[0], seq[1], 0, 0};
-  for (int i = 0; i < 14; i++) iv[i] ^= ctx->salt[i];
   if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -2;
   if (payload_length > 0 && EVP_EncryptUpdate(ctx->cipher, p + header_length, &out_len, p + header_length, (int)payload_length) != 1) return -2;
   return (int)rtp_length;
@@ -324,7 +335,6 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   while (next < count && !stop) {
     // Protect and describe up to CHUNK datagrams.
     int n = 0;
-    uint32_t first = next;
     for (; next < count && n < CHUNK; next++) {
       const uint32_t *d = words + (size_t)next * DESCRIPTOR_WORDS;
       uint32_t offset = d[0], length = d[1], header_length = d[2], roc = d[3], family = d[4], port = d[5];
@@ -365,7 +375,6 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       messages[n].msg_hdr.msg_iovlen = 1;
       n++;
     }
-    (void)first;
     // Hand them to the kernel; a datagram it refuses is skipped, a full socket ends the batch.
     int at = 0;
     while (at < n) {

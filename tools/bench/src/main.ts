@@ -3,7 +3,7 @@
  *
  *   node --import tsx tools/bench/src/main.ts [--scenario a] [--quick]
  *     [--n 1,10,50,100] [--rates 100,200,500,1000,1500,2000,3000,4000,6000,8000] [--step-seconds 5]
- *     [--payload 1100] [--only meetedge|plain] [--max-minutes 25]
+ *     [--warmup-seconds 5] [--payload 1100] [--only meetedge|plain] [--max-minutes 25]
  *   node --import tsx tools/bench/src/main.ts --scenario b [--meetings 25] [--per-meeting 16]
  *     [--scales 0.02,0.05,0.1,0.2] [--workers 4] [--step-seconds 10] [--max-minutes 25]
  *   node --import tsx tools/bench/src/main.ts --scenario placement [--joins 1000] [--rounds 3]
@@ -47,6 +47,8 @@ interface Options {
   subscribers: number[];
   rates: number[];
   stepSeconds: number;
+  /** Seconds at JIT_WARMUP_RATE before the idle measurement and the first step (both forwarders alike). */
+  warmupSeconds: number;
   payloadBytes: number;
   targets: TargetName[];
   maxMinutes: number;
@@ -69,6 +71,7 @@ function parseArgs(argv: readonly string[]): Options {
     subscribers: list(get('--n'), quick ? [1, 10] : [1, 10, 50, 100]),
     rates: list(get('--rates'), quick ? [200, 1000] : [100, 200, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000]),
     stepSeconds: Number(get('--step-seconds') ?? (quick ? 2 : 5)),
+    warmupSeconds: Number(get('--warmup-seconds') ?? (quick ? 2 : 5)),
     payloadBytes: Number(get('--payload') ?? 1100),
     targets: only ? [only] : ['meetedge', 'plain'],
     maxMinutes: Number(get('--max-minutes') ?? 25),
@@ -76,6 +79,7 @@ function parseArgs(argv: readonly string[]): Options {
   for (const n of [...options.subscribers, ...options.rates, options.stepSeconds, options.payloadBytes, options.maxMinutes]) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid number in arguments: ${argv.join(' ')}`);
   }
+  if (!Number.isFinite(options.warmupSeconds) || options.warmupSeconds < 0) throw new Error(`invalid --warmup-seconds: ${argv.join(' ')}`);
   return options;
 }
 
@@ -302,6 +306,9 @@ interface TargetRun {
   error?: string;
 }
 
+/** Packets/s of the JIT warm-up (`--warmup-seconds`). */
+const JIT_WARMUP_RATE = 500;
+
 async function runTarget(name: TargetName, n: number, options: Options): Promise<TargetRun> {
   const run: TargetRun = { target: name, subscribers: n, setupSeconds: 0, idleCpuPercent: null, rssAfterSetupMib: null, steps: [], kneeRate: null, maxHeldRate: null };
   const started = performance.now();
@@ -324,6 +331,15 @@ async function runTarget(name: TargetName, n: number, options: Options): Promise
     if (warmed < 5) throw new Error(`a subscriber received only ${warmed} packets in the warm-up`);
     await receivers.drained(300, 3000);
     run.setupSeconds = round((performance.now() - started) / 1000, 1) as number;
+    if (options.warmupSeconds > 0) {
+      // A fresh process compiles and optimizes its hot code in the first
+      // seconds of traffic: that is start-up, not forwarding cost, so both
+      // forwarders get the same run at a moderate rate before anything is measured.
+      receivers.begin(pacer.seq, 100_000);
+      await pacer.run(JIT_WARMUP_RATE, options.warmupSeconds * 1000);
+      receivers.end();
+      await receivers.drained(300, 3000);
+    }
     const idleSeconds = options.quick ? 1 : 2;
     const idleBefore = cpuSecondsOf(target.pid);
     await sleep(idleSeconds * 1000);
@@ -487,6 +503,7 @@ async function main(): Promise<void> {
       subscribers: options.subscribers,
       rates: options.rates,
       stepSeconds: options.stepSeconds,
+      warmupSeconds: options.warmupSeconds,
       payloadBytes: options.payloadBytes,
       knee: 'loss > 1 % or latency p99 > 100 ms',
     },

@@ -69,6 +69,8 @@ export async function startModule(capacityUnits: number): Promise<ModuleProcess>
       MEETEDGE_CAPACITY_UNITS: String(capacityUnits),
       MEETEDGE_TICKET_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       MEETEDGE_LOG_LEVEL: process.env.BENCH_MODULE_LOG_LEVEL ?? 'warn',
+      // BENCH_MODULE_FAST_PATH=off measures the module's JavaScript path (docs/fastpath.md).
+      MEETEDGE_MEDIA_FAST_PATH: process.env.BENCH_MODULE_FAST_PATH ?? 'auto',
     },
     LIFETIME_MS,
   );
