@@ -147,6 +147,14 @@ static void packet_iv(const srtp_context *ctx, const uint8_t *p, uint32_t roc, u
   for (int i = 0; i < n; i++) iv[i] ^= ctx->salt[i];
 }
 
+/** The AES-CM profile's HMAC-SHA1 over p[0, length) then the ROC (RFC 3711 §4.2), into mac[20]; 0 on failure. */
+static int auth_tag(srtp_context *ctx, const uint8_t *p, uint32_t length, uint32_t roc, uint8_t mac[20]) {
+  uint8_t roc_bytes[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+  unsigned int mac_len = 0;
+  return HMAC_Init_ex(ctx->hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(ctx->hmac, p, length) == 1 &&
+         HMAC_Update(ctx->hmac, roc_bytes, 4) == 1 && HMAC_Final(ctx->hmac, mac, &mac_len) == 1;
+}
+
 /**
  * Protects the RTP packet at p[0, length) (header of header_length bytes) in
  * place and writes the tag at p[length]. Returns the protected length, or -1.
@@ -167,13 +175,9 @@ static int protect(srtp_context *ctx, uint8_t *p, uint32_t header_length, uint32
   }
   if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -1;
   if (payload_length > 0 && EVP_EncryptUpdate(ctx->cipher, p + header_length, &out_len, p + header_length, (int)payload_length) != 1) return -1;
-  // Authenticated portion: header and encrypted payload, then the ROC (RFC 3711 §4.2).
-  uint8_t roc_bytes[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+  // Authenticated portion: header and encrypted payload, then the ROC.
   uint8_t mac[20];
-  unsigned int mac_len = 0;
-  if (HMAC_Init_ex(ctx->hmac, NULL, 0, NULL, NULL) != 1) return -1;
-  if (HMAC_Update(ctx->hmac, p, length) != 1 || HMAC_Update(ctx->hmac, roc_bytes, 4) != 1) return -1;
-  if (HMAC_Final(ctx->hmac, mac, &mac_len) != 1) return -1;
+  if (!auth_tag(ctx, p, length, roc, mac)) return -1;
   memcpy(p + length, mac, 10);
   return (int)length + 10;
 }
@@ -213,12 +217,8 @@ static int unprotect(srtp_context *ctx, uint8_t *p, uint32_t length, uint32_t ro
     if (EVP_DecryptFinal_ex(ctx->cipher, p + rtp_length, &out_len) != 1) return -2;
     return (int)rtp_length;
   }
-  uint8_t roc_bytes[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
   uint8_t mac[20];
-  unsigned int mac_len = 0;
-  if (HMAC_Init_ex(ctx->hmac, NULL, 0, NULL, NULL) != 1) return -2;
-  if (HMAC_Update(ctx->hmac, p, rtp_length) != 1 || HMAC_Update(ctx->hmac, roc_bytes, 4) != 1) return -2;
-  if (HMAC_Final(ctx->hmac, mac, &mac_len) != 1) return -2;
+  if (!auth_tag(ctx, p, rtp_length, roc, mac)) return -2;
   uint8_t diff = 0;
   for (uint32_t i = 0; i < 10; i++) diff |= (uint8_t)(mac[i] ^ p[rtp_length + i]);
   if (diff != 0) return -2;
