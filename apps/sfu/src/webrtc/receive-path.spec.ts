@@ -22,7 +22,7 @@ describe('int (patch 014)', () => {
     expect(int(-2.5)).toBe(-2);
     expect(int(4_294_967_295.7)).toBe(4_294_967_295);
     expect(int(1e-7)).toBe(0); // parseInt("1e-7") was 1
-    expect(int('12')).toBe(12);
+    expect(int('12' as unknown as number)).toBe(12);
     expect(int('0x10' as unknown as number)).toBe(0);
     expect(Number.isNaN(int(Number.NaN))).toBe(true);
     expect(Number.isNaN(int(Number.POSITIVE_INFINITY))).toBe(true);
@@ -80,6 +80,13 @@ describe('RTCRtpReceiver.handleRTP (patch 014)', () => {
   const packet = (sequenceNumber: number) =>
     new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber, timestamp: sequenceNumber * 3000, ssrc: SSRC }), Buffer.from([0x10, 1, 2, 3]));
 
+  /** What the receiver keeps private: its statistics per SSRC and its NACK handler. */
+  type ReceiverInternals = {
+    remoteStreams: Record<number, { packets_received: number; packets_lost: number } | undefined>;
+    nack: { lostSeqNumbers: number[] };
+  };
+  const internals = (receiver: RTCRtpReceiver) => receiver as unknown as ReceiverInternals;
+
   function receiverWith(codec: RTCRtpCodecParameters) {
     const receiver = new RTCRtpReceiver({} as never, 'video', 0x9999);
     const sent: RtcpPacket[] = [];
@@ -97,11 +104,11 @@ describe('RTCRtpReceiver.handleRTP (patch 014)', () => {
     try {
       for (const seq of [10, 11, 14]) receiver.handleRtpBySsrc(packet(seq), {});
       expect(received.map((p) => p.header.sequenceNumber)).toEqual([10, 11, 14]);
-      expect(received[0]!.payload).toEqual(Buffer.from([0x10, 1, 2, 3]));
-      const stats = receiver.remoteStreams[SSRC]!;
-      expect(stats.packets_received).toBe(3);
-      expect(stats.packets_lost).toBe(2);
-      expect(receiver.nack.lostSeqNumbers).toEqual([12, 13]);
+      expect(received[0]?.payload).toEqual(Buffer.from([0x10, 1, 2, 3]));
+      const stats = internals(receiver).remoteStreams[SSRC];
+      expect(stats?.packets_received).toBe(3);
+      expect(stats?.packets_lost).toBe(2);
+      expect(internals(receiver).nack.lostSeqNumbers).toEqual([12, 13]);
     } finally {
       receiver.stop();
     }
@@ -113,7 +120,7 @@ describe('RTCRtpReceiver.handleRTP (patch 014)', () => {
       receiver.handleRtpBySsrc(packet(1), {});
       receiver.prepareReceive({ codecs: [vp8('none')], encodings: [], headerExtensions: [] } as never);
       receiver.handleRtpBySsrc(packet(5), {});
-      expect(receiver.nack.lostSeqNumbers).toEqual([]);
+      expect(internals(receiver).nack.lostSeqNumbers).toEqual([]);
     } finally {
       receiver.stop();
     }
