@@ -1,5 +1,5 @@
-// meetedge's media fast path (docs/fastpath.md): SRTP protection with cipher
-// contexts that are keyed once and reused, and the datagrams of one forwarding
+// meetedge's media fast path (docs/fastpath.md): SRTP and SRTCP protection
+// with cipher contexts that are keyed once and reused, and the datagrams of one forwarding
 // turn handed to the kernel in one sendmmsg(2) call.
 //
 // Node's crypto creates a cipher (and for AES-CM an HMAC) per packet since it
@@ -147,12 +147,17 @@ static void packet_iv(const srtp_context *ctx, const uint8_t *p, uint32_t roc, u
   for (int i = 0; i < n; i++) iv[i] ^= ctx->salt[i];
 }
 
-/** The AES-CM profile's HMAC-SHA1 over p[0, length) then the ROC (RFC 3711 §4.2), into mac[20]; 0 on failure. */
-static int auth_tag(srtp_context *ctx, const uint8_t *p, uint32_t length, uint32_t roc, uint8_t mac[20]) {
-  uint8_t roc_bytes[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+/** HMAC-SHA1 (AES-CM profiles) over p[0, length) then tail[0, tail_length), into mac[20]; 0 on failure. */
+static int hmac_sha1(srtp_context *ctx, const uint8_t *p, uint32_t length, const uint8_t *tail, size_t tail_length, uint8_t mac[20]) {
   unsigned int mac_len = 0;
   return HMAC_Init_ex(ctx->hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(ctx->hmac, p, length) == 1 &&
-         HMAC_Update(ctx->hmac, roc_bytes, 4) == 1 && HMAC_Final(ctx->hmac, mac, &mac_len) == 1;
+         (tail_length == 0 || HMAC_Update(ctx->hmac, tail, tail_length) == 1) && HMAC_Final(ctx->hmac, mac, &mac_len) == 1;
+}
+
+/** The AES-CM profile's SRTP tag: HMAC-SHA1 over p[0, length) then the ROC (RFC 3711 §4.2), into mac[20]; 0 on failure. */
+static int auth_tag(srtp_context *ctx, const uint8_t *p, uint32_t length, uint32_t roc, uint8_t mac[20]) {
+  uint8_t roc_bytes[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+  return hmac_sha1(ctx, p, length, roc_bytes, 4, mac);
 }
 
 /**
@@ -227,6 +232,105 @@ static int unprotect(srtp_context *ctx, uint8_t *p, uint32_t length, uint32_t ro
   return (int)rtp_length;
 }
 
+/** SRTCP's E flag and index word (RFC 3711 §3.4): the flag set, the 31-bit index. */
+#define SRTCP_INDEX_MAX 0x7fffffffu
+
+static uint32_t read_u32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void write_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/**
+ * The IV of the SRTCP packet of sender SSRC p[4, 8) and `index`: RFC 7714
+ * §9.1 for GCM (12 bytes: 00 00 || SSRC || 00 00 || index, XOR salt), RFC 3711
+ * §4.1.1 for AES-CM (the SRTP IV with the 31-bit SRTCP index as the packet
+ * index).
+ */
+static void rtcp_iv(const srtp_context *ctx, const uint8_t *p, uint32_t index, uint8_t iv[16]) {
+  int n = ctx->gcm ? 12 : 14;
+  memset(iv, 0, 16);
+  memcpy(iv + (ctx->gcm ? 2 : 4), p + 4, 4);
+  write_u32(iv + (ctx->gcm ? 8 : 10), index);
+  for (int i = 0; i < n; i++) iv[i] ^= ctx->salt[i];
+}
+
+/**
+ * Protects the RTCP compound packet at p[0, length) in place as SRTCP with
+ * `index`, encrypted (E = 1). GCM: header, ciphertext, 16-byte tag, E||index
+ * (RFC 7714 §9; the AAD is the first 8 bytes and E||index). AES-CM: header,
+ * ciphertext, E||index, 10-byte tag over all before it (RFC 3711 §3.4).
+ * Returns the protected length, or -1.
+ */
+static int protect_rtcp(srtp_context *ctx, uint8_t *p, uint32_t length, uint32_t index) {
+  uint8_t tail[4];
+  write_u32(tail, 0x80000000u | index);
+  uint8_t iv[16];
+  rtcp_iv(ctx, p, index, iv);
+  int out_len = 0;
+  if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -1;
+  if (ctx->gcm) {
+    if (EVP_EncryptUpdate(ctx->cipher, NULL, &out_len, p, 8) != 1 || EVP_EncryptUpdate(ctx->cipher, NULL, &out_len, tail, 4) != 1) return -1;
+    if (length > 8 && EVP_EncryptUpdate(ctx->cipher, p + 8, &out_len, p + 8, (int)(length - 8)) != 1) return -1;
+    if (EVP_EncryptFinal_ex(ctx->cipher, p + length, &out_len) != 1) return -1;
+    if (EVP_CIPHER_CTX_ctrl(ctx->cipher, EVP_CTRL_GCM_GET_TAG, 16, p + length) != 1) return -1;
+    memcpy(p + length + 16, tail, 4);
+    return (int)length + 20;
+  }
+  if (length > 8 && EVP_EncryptUpdate(ctx->cipher, p + 8, &out_len, p + 8, (int)(length - 8)) != 1) return -1;
+  memcpy(p + length, tail, 4);
+  uint8_t mac[20];
+  if (!hmac_sha1(ctx, p, length + 4, NULL, 0, mac)) return -1;
+  memcpy(p + length + 4, mac, 10);
+  return (int)length + 14;
+}
+
+/**
+ * Authenticates and decrypts the SRTCP packet at p[0, length) in place (an
+ * unencrypted one, E = 0, is authenticated only). Returns the RTCP compound
+ * packet's length, -1 if it is not SRTCP (too short, not version 2), -2 if it
+ * does not authenticate.
+ */
+static int unprotect_rtcp(srtp_context *ctx, uint8_t *p, uint32_t length) {
+  uint32_t tag_length = (uint32_t)ctx->tag_length;
+  if (length < 8 + 4 + tag_length || (p[0] >> 6) != 2) return -1;
+  // GCM: ... tag, E||index. AES-CM: ... E||index, tag.
+  uint32_t tail_at = ctx->gcm ? length - 4 : length - tag_length - 4;
+  uint32_t rtcp_length = ctx->gcm ? tail_at - tag_length : tail_at;
+  const uint8_t *tail = p + tail_at;
+  uint32_t word = read_u32(tail);
+  int encrypted = (word >> 31) != 0;
+  uint8_t iv[16];
+  rtcp_iv(ctx, p, word & SRTCP_INDEX_MAX, iv);
+  int out_len = 0;
+  if (ctx->gcm) {
+    if (EVP_DecryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -2;
+    // AAD: the first 8 bytes (all of the packet when unencrypted), then E||index.
+    uint32_t aad_length = encrypted ? 8 : rtcp_length;
+    if (EVP_DecryptUpdate(ctx->cipher, NULL, &out_len, p, (int)aad_length) != 1 || EVP_DecryptUpdate(ctx->cipher, NULL, &out_len, tail, 4) != 1) return -2;
+    if (encrypted && rtcp_length > 8 && EVP_DecryptUpdate(ctx->cipher, p + 8, &out_len, p + 8, (int)(rtcp_length - 8)) != 1) return -2;
+    if (EVP_CIPHER_CTX_ctrl(ctx->cipher, EVP_CTRL_GCM_SET_TAG, 16, p + rtcp_length) != 1) return -2;
+    // Decrypted in place already: a failed tag leaves garbage there, and the packet is dropped.
+    if (EVP_DecryptFinal_ex(ctx->cipher, p + rtcp_length, &out_len) != 1) return -2;
+    return (int)rtcp_length;
+  }
+  uint8_t mac[20];
+  uint32_t tag_at = length - tag_length;
+  if (!hmac_sha1(ctx, p, tag_at, NULL, 0, mac)) return -2;
+  uint8_t diff = 0;
+  for (uint32_t i = 0; i < tag_length; i++) diff |= (uint8_t)(mac[i] ^ p[tag_at + i]);
+  if (diff != 0) return -2;
+  if (!encrypted) return (int)rtcp_length;
+  if (EVP_EncryptInit_ex(ctx->cipher, NULL, NULL, NULL, iv) != 1) return -2;
+  if (rtcp_length > 8 && EVP_EncryptUpdate(ctx->cipher, p + 8, &out_len, p + 8, (int)(rtcp_length - 8)) != 1) return -2;
+  return (int)rtcp_length;
+}
+
 static srtp_context *get_context(napi_env env, napi_value value) {
   napi_valuetype type;
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) return NULL;
@@ -287,6 +391,55 @@ static napi_value srtp_unprotect(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   napi_create_int32(env, unprotect(ctx, data, (uint32_t)size, roc), &result);
+  return result;
+}
+
+/** protectRtcp(context, buffer, length, index): SRTCP length (in place; E||index and tag appended). */
+static napi_value srtcp_protect(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  srtp_context *ctx = argc >= 4 ? get_context(env, argv[0]) : NULL;
+  uint8_t *data;
+  size_t size;
+  uint32_t length, index;
+  if (!ctx || ctx->unprotect || !get_buffer(env, argv[1], &data, &size) || !get_u32(env, argv[2], &length) || !get_u32(env, argv[3], &index) ||
+      index > SRTCP_INDEX_MAX) {
+    throw_coded(env, "ERR_FASTPATH_ARGUMENT", "protectRtcp(context for protecting, buffer, length, index < 2^31)");
+    return NULL;
+  }
+  if (length < 8 || (uint64_t)length + 4 + (uint64_t)ctx->tag_length > size || (data[0] >> 6) != 2) {
+    napi_throw_range_error(env, "ERR_FASTPATH_BOUNDS", "RTCP packet shorter than 8 bytes, not version 2, or no room after it for the index and tag");
+    return NULL;
+  }
+  int out = protect_rtcp(ctx, data, length, index);
+  if (out < 0) {
+    napi_throw_error(env, "ERR_FASTPATH_CRYPTO", "SRTCP protection failed");
+    return NULL;
+  }
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)out, &result);
+  return result;
+}
+
+/**
+ * unprotectRtcp(context, buffer): authenticates and decrypts the SRTCP packet
+ * filling `buffer`, in place. Returns the RTCP compound packet's length, -1 if
+ * it is not SRTCP, -2 if it does not authenticate.
+ */
+static napi_value srtcp_unprotect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  srtp_context *ctx = argc >= 2 ? get_context(env, argv[0]) : NULL;
+  uint8_t *data;
+  size_t size;
+  if (!ctx || !ctx->unprotect || !get_buffer(env, argv[1], &data, &size) || size > 0xffffffffu) {
+    throw_coded(env, "ERR_FASTPATH_ARGUMENT", "unprotectRtcp(context for unprotecting, buffer)");
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, unprotect_rtcp(ctx, data, (uint32_t)size), &result);
   return result;
 }
 
@@ -402,6 +555,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"srtpContext", NULL, srtp_create, NULL, NULL, NULL, napi_default, NULL},
       {"protect", NULL, srtp_protect, NULL, NULL, NULL, napi_default, NULL},
       {"unprotect", NULL, srtp_unprotect, NULL, NULL, NULL, napi_default, NULL},
+      {"protectRtcp", NULL, srtcp_protect, NULL, NULL, NULL, napi_default, NULL},
+      {"unprotectRtcp", NULL, srtcp_unprotect, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

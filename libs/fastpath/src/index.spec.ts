@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { UNPROTECT_FORGED, UNPROTECT_NOT_RTP, destination, loadFastPath, socketFd, type FastPath, type FastSrtpKeys } from './index';
+import { UNPROTECT_FORGED, UNPROTECT_NOT_RTP, UNPROTECT_NOT_SRTCP, destination, loadFastPath, socketFd, type FastPath, type FastSrtpKeys } from './index';
 
 // The addon is built by `npm install` (scripts/build.cjs); these tests need it,
 // so a machine where it did not build fails here, saying why.
@@ -38,6 +38,45 @@ function referenceProtect(keys: FastSrtpKeys, packet: Buffer, headerLength: numb
   rocBytes.writeUInt32BE(roc);
   const tag = createHmac('sha1', keys.authKey).update(encrypted).update(rocBytes).digest().subarray(0, 10);
   return Buffer.concat([encrypted, tag]);
+}
+
+/**
+ * Reference SRTCP protection with Node's crypto (RFC 7714 §9 for GCM, RFC
+ * 3711 §3.4 and §4.1.1 for AES-CM), encrypted (E = 1) with `index`.
+ */
+function referenceProtectRtcp(keys: FastSrtpKeys, packet: Buffer, index: number): Buffer {
+  const header = packet.subarray(0, 8);
+  const body = packet.subarray(8);
+  const ssrc = packet.readUInt32BE(4);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32BE((0x8000_0000 | index) >>> 0);
+  if (keys.profile === 0x0007) {
+    const iv = Buffer.alloc(12);
+    iv.writeUInt32BE(ssrc, 2);
+    iv.writeUInt32BE(index, 8);
+    for (let i = 0; i < 12; i++) iv[i] = (iv[i] as number) ^ (keys.salt[i] as number);
+    const cipher = createCipheriv('aes-128-gcm', keys.key, iv);
+    cipher.setAAD(Buffer.concat([header, tail]));
+    const encrypted = Buffer.concat([cipher.update(body), cipher.final()]);
+    return Buffer.concat([header, encrypted, cipher.getAuthTag(), tail]);
+  }
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(ssrc, 4);
+  iv.writeUInt32BE(index, 10);
+  for (let i = 0; i < 14; i++) iv[i] = (iv[i] as number) ^ (keys.salt[i] as number);
+  const cipher = createCipheriv('aes-128-ctr', keys.key, iv);
+  const authenticated = Buffer.concat([header, cipher.update(body), cipher.final(), tail]);
+  return Buffer.concat([authenticated, createHmac('sha1', keys.authKey).update(authenticated).digest().subarray(0, 10)]);
+}
+
+/** An RTCP compound packet of `length` bytes (a multiple of 4) from sender `ssrc`: one receiver report, random inside. */
+function rtcpPacket(ssrc: number, length: number): Buffer {
+  const packet = randomBytes(length);
+  packet[0] = 0x81;
+  packet[1] = 201;
+  packet.writeUInt16BE(length / 4 - 1, 2);
+  packet.writeUInt32BE(ssrc, 4);
+  return packet;
 }
 
 function keysOf(profile: number): FastSrtpKeys {
@@ -139,6 +178,95 @@ describe('SRTP protection', () => {
     expect(() => fp.protect(context, buffer, 0, 8, 20, 0)).toThrow(expect.objectContaining({ code: 'ERR_FASTPATH_BOUNDS' }));
     expect(() => fp.protect({} as never, buffer, 0, 12, 20, 0)).toThrow(expect.objectContaining({ code: 'ERR_FASTPATH_ARGUMENT' }));
     expect(() => fp.protect(context, buffer, -1, 12, 20, 0)).toThrow(expect.objectContaining({ code: 'ERR_FASTPATH_ARGUMENT' }));
+  });
+});
+
+describe('SRTCP protection', () => {
+  it.each([
+    ['AEAD_AES_128_GCM', 0x0007],
+    ['AES128_CM_HMAC_SHA1_80', 0x0001],
+  ])('%s is byte-identical to a cipher per packet and unprotects back, for many packets on one context', (_name, profile) => {
+    const fp = fastPath();
+    const keys = keysOf(profile);
+    const protect = fp.srtpContext(keys);
+    const unprotect = fp.srtpContext(keys, 'unprotect');
+    const overhead = fp.srtcpOverhead(profile);
+    expect(overhead).toBe(profile === 0x0007 ? 20 : 14);
+    for (let i = 0; i < 100; i++) {
+      // 8 bytes (a header only) up to a compound of many reports; indices up to 2^31 − 1.
+      const plain = rtcpPacket(0xabcd_0000 + (i % 3), 8 + 4 * ((i * 13) % 120));
+      const index = i === 99 ? 0x7fff_ffff : i * 977;
+      const expected = referenceProtectRtcp(keys, plain, index);
+      const buffer = Buffer.alloc(plain.length + overhead + 9);
+      plain.copy(buffer);
+      const length = fp.protectRtcp(protect, buffer, plain.length, index);
+      expect(length).toBe(plain.length + overhead);
+      expect(buffer.subarray(0, length).equals(expected)).toBe(true);
+      const received = Buffer.from(expected);
+      expect(fp.unprotectRtcp(unprotect, received)).toBe(plain.length);
+      expect(received.subarray(0, plain.length).equals(plain)).toBe(true);
+    }
+  });
+
+  it.each([
+    ['AEAD_AES_128_GCM', 0x0007],
+    ['AES128_CM_HMAC_SHA1_80', 0x0001],
+  ])('%s refuses tampered, foreign and malformed packets, and reads unencrypted ones', (_name, profile) => {
+    const fp = fastPath();
+    const keys = keysOf(profile);
+    const unprotect = fp.srtpContext(keys, 'unprotect');
+    const plain = rtcpPacket(0x1234, 52);
+    const datagram = referenceProtectRtcp(keys, plain, 41);
+    for (const at of [1, 6, 20, datagram.length - 15, datagram.length - 1]) {
+      // A flipped bit anywhere: header, body, tag, or the index word.
+      const tampered = Buffer.from(datagram);
+      tampered[at] = (tampered[at] as number) ^ 0x10;
+      expect(fp.unprotectRtcp(unprotect, tampered)).toBe(UNPROTECT_FORGED);
+    }
+    expect(fp.unprotectRtcp(fp.srtpContext(keysOf(profile), 'unprotect'), Buffer.from(datagram))).toBe(UNPROTECT_FORGED);
+    expect(fp.unprotectRtcp(unprotect, datagram.subarray(0, 8 + fp.srtcpOverhead(profile) - 1))).toBe(UNPROTECT_NOT_SRTCP);
+    const version1 = Buffer.from(datagram);
+    version1[0] = 0x41;
+    expect(fp.unprotectRtcp(unprotect, version1)).toBe(UNPROTECT_NOT_SRTCP);
+    // E = 0 (RFC 3711 §3.4): authenticated, not encrypted.
+    const tail = Buffer.from([0, 0, 0, 7]);
+    let clear: Buffer;
+    if (profile === 0x0007) {
+      const iv = Buffer.alloc(12);
+      iv.writeUInt32BE(0x1234, 2);
+      iv.writeUInt32BE(7, 8);
+      for (let i = 0; i < 12; i++) iv[i] = (iv[i] as number) ^ (keys.salt[i] as number);
+      const cipher = createCipheriv('aes-128-gcm', keys.key, iv);
+      cipher.setAAD(Buffer.concat([plain, tail]));
+      cipher.final();
+      clear = Buffer.concat([plain, cipher.getAuthTag(), tail]);
+    } else {
+      const authenticated = Buffer.concat([plain, tail]);
+      clear = Buffer.concat([authenticated, createHmac('sha1', keys.authKey).update(authenticated).digest().subarray(0, 10)]);
+    }
+    expect(fp.unprotectRtcp(unprotect, clear)).toBe(plain.length);
+    expect(clear.subarray(0, plain.length).equals(plain)).toBe(true);
+  });
+
+  it('refuses bad arguments with coded errors', () => {
+    const fp = fastPath();
+    const keys = keysOf(0x0007);
+    const protect = fp.srtpContext(keys);
+    const unprotect = fp.srtpContext(keys, 'unprotect');
+    const buffer = Buffer.alloc(100);
+    buffer[0] = 0x80;
+    const code = (c: string) => expect.objectContaining({ code: c });
+    // No room for index and tag (20 bytes) after 81 bytes; shorter than a header; not version 2.
+    expect(() => fp.protectRtcp(protect, buffer, 81, 0)).toThrow(code('ERR_FASTPATH_BOUNDS'));
+    expect(() => fp.protectRtcp(protect, buffer, 7, 0)).toThrow(code('ERR_FASTPATH_BOUNDS'));
+    expect(() => fp.protectRtcp(protect, Buffer.alloc(100), 40, 0)).toThrow(code('ERR_FASTPATH_BOUNDS'));
+    expect(fp.protectRtcp(protect, buffer, 80, 0)).toBe(100);
+    expect(() => fp.protectRtcp(protect, buffer, 40, 0x8000_0000)).toThrow(code('ERR_FASTPATH_ARGUMENT'));
+    expect(() => fp.protectRtcp(protect, buffer, 40, -1)).toThrow(code('ERR_FASTPATH_ARGUMENT'));
+    // A context keeps to its use.
+    expect(() => fp.protectRtcp(unprotect, buffer, 40, 0)).toThrow(code('ERR_FASTPATH_ARGUMENT'));
+    expect(() => fp.unprotectRtcp(protect, buffer)).toThrow(code('ERR_FASTPATH_ARGUMENT'));
+    expect(() => fp.unprotectRtcp(unprotect, 'x' as never)).toThrow(code('ERR_FASTPATH_ARGUMENT'));
   });
 });
 

@@ -5,7 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 
 // The media fast path (docs/fastpath.md): a small N-API addon
-// (native/fastpath.c) that protects SRTP with keyed-once cipher contexts and
+// (native/fastpath.c) that protects SRTP and SRTCP with keyed-once cipher contexts and
 // sends a forwarding turn's datagrams in one sendmmsg(2). Optional: when the
 // addon was not built (no compiler, another platform) `loadFastPath` says why
 // and callers keep their JavaScript path.
@@ -40,6 +40,8 @@ interface Binding {
   srtpContext(profile: number, key: Buffer, salt: Buffer, authKey: Buffer, unprotect: boolean): FastSrtpContext;
   unprotect(context: FastSrtpContext, buffer: Buffer, roc: number): number;
   protect(context: FastSrtpContext, buffer: Buffer, offset: number, headerLength: number, length: number, roc: number): number;
+  protectRtcp(context: FastSrtpContext, buffer: Buffer, length: number, index: number): number;
+  unprotectRtcp(context: FastSrtpContext, buffer: Buffer): number;
   sendBatch(fd: number, arena: Buffer, descriptors: Uint32Array, contexts: (FastSrtpContext | undefined)[], count: number): number;
   readonly descriptorWords: number;
 }
@@ -58,6 +60,23 @@ export interface FastPath {
    * @returns the RTP packet's length (tag dropped); UNPROTECT_NOT_RTP or UNPROTECT_FORGED
    */
   unprotect(context: FastSrtpContext, buffer: Buffer, roc: number): number;
+  /**
+   * Protects the RTCP compound packet in `buffer[0, length)` in place as
+   * SRTCP with `index` (0 … 2^31 − 1, one more for each packet of a sender
+   * SSRC), encrypted; the index word and the tag follow it, so `buffer` needs
+   * `length + srtcpOverhead(profile)` bytes. The context is keyed with the
+   * session's SRTCP keys (RFC 3711 §4.3.2: labels 3–5), not its SRTP keys.
+   * @returns the SRTCP packet's length
+   */
+  protectRtcp(context: FastSrtpContext, buffer: Buffer, length: number, index: number): number;
+  /**
+   * Authenticates and decrypts the SRTCP packet that fills `buffer`, in place,
+   * with an 'unprotect' context of the SRTCP keys.
+   * @returns the RTCP compound packet's length; UNPROTECT_NOT_SRTCP or UNPROTECT_FORGED
+   */
+  unprotectRtcp(context: FastSrtpContext, buffer: Buffer): number;
+  /** Bytes SRTCP adds to an RTCP packet: the E flag and index (4), then the tag (GCM 16, CM 10). */
+  srtcpOverhead(profile: number): number;
   /** A batch on this bound UDP socket, or undefined when its descriptor cannot be read. */
   batchFor(socket: Socket, options?: DatagramBatchOptions): DatagramBatch | undefined;
 }
@@ -67,7 +86,9 @@ export type FastPathLoad = { fastPath: FastPath; error?: undefined } | { fastPat
 
 /** `unprotect`: the datagram is not an RTP packet (too short, bad version, header past its end). */
 export const UNPROTECT_NOT_RTP = -1;
-/** `unprotect`: the packet does not authenticate with the context's keys. */
+/** `unprotectRtcp`: the datagram is not an SRTCP packet (shorter than a header, index and tag, or not version 2). */
+export const UNPROTECT_NOT_SRTCP = -1;
+/** `unprotect`, `unprotectRtcp`: the packet does not authenticate with the context's keys. */
 export const UNPROTECT_FORGED = -2;
 
 const ADDON = 'meetedge_fastpath.node';
@@ -90,6 +111,7 @@ export function loadFastPath(): FastPathLoad {
   try {
     const binding = createRequire(__filename)(path) as Binding;
     if (binding.descriptorWords !== DESCRIPTOR_WORDS) throw new Error(`${path} is from another version (descriptor of ${binding.descriptorWords} words)`);
+    if (typeof binding.protectRtcp !== 'function') throw new Error(`${path} is from an earlier version (no SRTCP); run "npm rebuild @meetedge/fastpath"`);
     loaded = { fastPath: fastPathOf(binding) };
   } catch (error) {
     loaded = { error: `${path} does not load: ${(error as Error).message}` };
@@ -99,16 +121,21 @@ export function loadFastPath(): FastPathLoad {
 
 const DESCRIPTOR_WORDS = 10;
 
+function tagLength(profile: number): number {
+  if (profile === 0x0007) return 16;
+  if (profile === 0x0001) return 10;
+  throw new RangeError(`unsupported SRTP protection profile ${profile}`);
+}
+
 function fastPathOf(binding: Binding): FastPath {
   return {
     srtpContext: (keys, use = 'protect') => binding.srtpContext(keys.profile, keys.key, keys.salt, keys.authKey, use === 'unprotect'),
     unprotect: (context, buffer, roc) => binding.unprotect(context, buffer, roc),
-    tagLength: (profile) => {
-      if (profile === 0x0007) return 16;
-      if (profile === 0x0001) return 10;
-      throw new RangeError(`unsupported SRTP protection profile ${profile}`);
-    },
+    tagLength,
     protect: (context, buffer, offset, headerLength, length, roc) => binding.protect(context, buffer, offset, headerLength, length, roc),
+    protectRtcp: (context, buffer, length, index) => binding.protectRtcp(context, buffer, length, index),
+    unprotectRtcp: (context, buffer) => binding.unprotectRtcp(context, buffer),
+    srtcpOverhead: (profile) => 4 + tagLength(profile),
     batchFor: (socket, options) => {
       const fd = socketFd(socket);
       return fd === undefined ? undefined : new DatagramBatch(binding, fd, options);
