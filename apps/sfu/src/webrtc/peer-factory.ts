@@ -19,7 +19,7 @@ import {
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { TcpMux } from './tcp-mux';
-import { fastRtpDecryptor } from './srtp';
+import { fastRtpDecryptor, fastSrtcpCodec } from './srtp';
 import type { UdpMux } from './udp-mux';
 
 /** 4 MiB: holds a burst of ~3,500 full-size packets; Linux caps it at net.core.rmem_max. */
@@ -101,6 +101,8 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
     iceUdpTransportFactory: options.udpMux?.transportFactory,
     // The module's fast path (libs/fastpath) decrypts received RTP, whichever port it came in on (patch 012).
     srtpRtpDecryptorFactory: options.udpMux?.fastPath ? fastRtpDecryptor(options.udpMux.fastPath) : undefined,
+    // ... and protects and unprotects its SRTCP (patch 015): receiver reports, NACK, PLI, REMB, our sender reports.
+    srtcpCodecFactory: options.udpMux?.fastPath ? fastSrtcpCodec(options.udpMux.fastPath) : undefined,
     // One ICE/DTLS transport per connection: the mux keys on it, browsers bundle anyway.
     bundlePolicy: 'max-bundle',
     codecs: sfuCodecs(),
@@ -111,15 +113,16 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
 /**
  * Throws unless werift carries patches/ (docs/werift.md). patch-package applies
  * the numbered patches in order and stops at the first that fails, and it exits
- * 0 when run locally, so the option added by patch 012, the last, proves
- * 001–012 (010 and 011 add no option to test for: without them
- * dtls-handshake.spec.ts fails, or jest never exits after cascade.spec.ts; and
- * the postinstall's --error-on-fail fails `npm install`).
+ * 0 when run locally, so the option added by patch 015, the last, proves
+ * 001–015 (010, 011, 013 and 014 add no option to test for: without 010
+ * dtls-handshake.spec.ts fails, without 011 jest never exits after
+ * cascade.spec.ts, 013 and 014 have their own specs; and the postinstall's
+ * --error-on-fail fails `npm install`).
  * The ESM build (werift's lib/index.mjs) is not patched either: load werift
  * through require(), as jest, tsx and the esbuild bundles here do.
  */
 export function assertWeriftPatched(): void {
-  if (!('srtpRtpDecryptorFactory' in defaultPeerConfig)) {
+  if (!('srtcpCodecFactory' in defaultPeerConfig)) {
     throw new Error('werift is not patched: run `npm install` (its postinstall applies patches/) and load werift through require()');
   }
 }

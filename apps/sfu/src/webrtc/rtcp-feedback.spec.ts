@@ -13,9 +13,11 @@ import {
   type RtcpPacket,
   type RTCRtpTransceiver,
 } from 'werift';
+import { loadFastPath } from '@meetedge/fastpath';
 import { createPeerConnection } from './peer-factory';
 import { createRemb, rembBitrateFields, sendFir, sendRemb } from './rtcp-feedback';
 import { LOOPBACK, PeerRegistry, connected, firstTransceiver, negotiate, repeatUntil, videoTrack } from './testing';
+import { UdpMux } from './udp-mux';
 
 /** Resolves with the first RTCP packet `transceiver`'s sender gets that `match` accepts. */
 function senderRtcp(transceiver: RTCRtpTransceiver, match: (packet: RtcpPacket) => boolean): Promise<RtcpPacket> {
@@ -31,17 +33,33 @@ function senderRtcp(transceiver: RTCRtpTransceiver, match: (packet: RtcpPacket) 
 
 const isPsfb = (packet: RtcpPacket): packet is RtcpPayloadSpecificFeedback => packet instanceof RtcpPayloadSpecificFeedback;
 
-describe('RTCP feedback between werift peers', () => {
+// Both ways SRTCP is made: werift's SrtcpSession (no shared port), and the
+// module's own on the shared port with the native fast path (patch 015).
+describe.each([
+  ['werift SRTCP', false],
+  ['SRTCP on the fast path', true],
+])('RTCP feedback between werift peers, %s', (_name, fast) => {
   const peers = new PeerRegistry();
+  let udpMux: UdpMux | undefined;
+  beforeAll(async () => {
+    if (!fast) return;
+    const load = loadFastPath();
+    if (!load.fastPath) throw new Error(load.error);
+    udpMux = await UdpMux.open({ listenIp: LOOPBACK, port: 0, fastPath: load.fastPath });
+    expect(udpMux.fastPath).toBeDefined();
+  });
   afterEach(() => peers.closeAll());
+  afterAll(() => udpMux?.close());
 
   /** The SFU and a client that both send video on one sendrecv m-line, connected. */
   async function publishingBothWays() {
-    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK }));
+    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK, udpMux }));
     const client = peers.client();
     const clientVideo = client.addTransceiver(videoTrack(), { direction: 'sendrecv' });
     await negotiate(client, sfu, () => firstTransceiver(sfu).setDirection('sendrecv'));
     await Promise.all([connected(sfu), connected(client)]);
+    // The SFU's SRTCP is the fast path's exactly when it has one.
+    expect(sfu.dtlsTransports[0]?.srtcpCodec !== undefined).toBe(fast);
     return { sfuVideo: firstTransceiver(sfu), clientVideo };
   }
 
@@ -78,7 +96,7 @@ describe('RTCP feedback between werift peers', () => {
   });
 
   it('answers an offer with transport-cc without transport-cc, keeping NACK, PLI and REMB', async () => {
-    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK }));
+    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK, udpMux }));
     // Offers transport-cc the way Chromium does.
     const client = peers.client({
       codecs: { video: [useVP8({ rtcpFeedback: [useNACK(), usePLI(), useREMB(), useTWCC()] })] },

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket, SrtpSession, keyLength, saltLength } from 'werift';
+import { RtcpPacketConverter, RtcpReceiverInfo, RtcpRrPacket, RtpHeader, RtpPacket, SrtcpSession, SrtpSession, keyLength, saltLength } from 'werift';
 import { loadFastPath, type FastPath } from '@meetedge/fastpath';
 import {
   ReceiveRollover,
@@ -8,6 +8,7 @@ import {
   SRTP_AES128_CM_HMAC_SHA1_80,
   SrtpProtector,
   fastRtpDecryptor,
+  fastSrtcpCodec,
   localSrtpKeys,
 } from './srtp';
 
@@ -137,6 +138,60 @@ describe.each([
     const other = sessions(profile);
     const packet = RtpPacket.deSerialize(plainPacket(60002, randomBytes(50)));
     expect(decrypt(other.sender.encrypt(packet.payload, packet.header))).toBeUndefined();
+  });
+});
+
+/** Two werift SRTCP sessions with mirrored keys, and the codec of the first (as werift's patch 015 keys it). */
+function srtcpSessions(profile: typeof SRTP_AES128_CM_HMAC_SHA1_80 | typeof SRTP_AEAD_AES_128_GCM) {
+  const a = { key: randomBytes(keyLength(profile)), salt: randomBytes(saltLength(profile)) };
+  const b = { key: randomBytes(keyLength(profile)), salt: randomBytes(saltLength(profile)) };
+  const ours = new SrtcpSession({ keys: { localMasterKey: a.key, localMasterSalt: a.salt, remoteMasterKey: b.key, remoteMasterSalt: b.salt }, profile });
+  const theirs = new SrtcpSession({ keys: { localMasterKey: b.key, localMasterSalt: b.salt, remoteMasterKey: a.key, remoteMasterSalt: a.salt }, profile });
+  type Ctx = { srtcpSessionKey: Buffer; srtcpSessionSalt: Buffer; srtcpSessionAuthTag: Buffer };
+  const keysOf = (context: Ctx) => ({ profile, key: context.srtcpSessionKey, salt: context.srtcpSessionSalt, authKey: context.srtcpSessionAuthTag });
+  const session = ours as unknown as { localContext: Ctx; remoteContext: Ctx };
+  const codec = fastSrtcpCodec(fastPath())({ local: keysOf(session.localContext), remote: keysOf(session.remoteContext) });
+  return { codec, theirs };
+}
+
+function receiverReport(ssrc: number, lost: number): Buffer {
+  return new RtcpRrPacket({ ssrc, reports: [new RtcpReceiverInfo({ ssrc: 0x5555, fractionLost: 0, packetsLost: lost, highestSequence: 1000 + lost, jitter: 3, lsr: 0, dlsr: 0 })] }).serialize();
+}
+
+describe.each([
+  ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
+  ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
+] as const)('fastSrtcpCodec with %s', (_name, profile) => {
+  it('encrypts what werift decrypts, numbering each sender SSRC from 0', () => {
+    const { codec, theirs } = srtcpSessions(profile);
+    const indexOf = (datagram: Buffer) => datagram.readUInt32BE(profile === SRTP_AEAD_AES_128_GCM ? datagram.length - 4 : datagram.length - 14);
+    const sent: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ssrc = i % 2 === 0 ? 0x1111 : 0x2222;
+      const plain = Buffer.concat([receiverReport(ssrc, i), receiverReport(ssrc, 100 + i)]);
+      const datagram = codec.encrypt(plain);
+      sent.push(indexOf(datagram));
+      expect(theirs.decrypt(datagram).equals(plain)).toBe(true);
+      expect(RtcpPacketConverter.deSerialize(theirs.decrypt(codec.encrypt(plain)))).toHaveLength(2);
+    }
+    // E flag set; two packets a round per SSRC: 0, 2, 4 … for each.
+    expect(sent.map((word) => word >>> 31)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(sent.map((word) => word & 0x7fff_ffff)).toEqual([0, 0, 2, 2, 4, 4]);
+  });
+
+  it('decrypts what werift encrypted, in place, and drops forged, foreign and malformed packets', () => {
+    const { codec, theirs } = srtcpSessions(profile);
+    for (let i = 0; i < 5; i++) {
+      const plain = receiverReport(0x3333, i);
+      expect(codec.decrypt(theirs.encrypt(plain))?.toString('hex')).toBe(plain.toString('hex'));
+    }
+    const forged = theirs.encrypt(receiverReport(0x3333, 9));
+    forged[12] = (forged[12] as number) ^ 1;
+    expect(codec.decrypt(forged)).toBeUndefined();
+    expect(codec.decrypt(srtcpSessions(profile).theirs.encrypt(receiverReport(0x3333, 9)))).toBeUndefined();
+    expect(codec.decrypt(Buffer.alloc(6))).toBeUndefined();
+    expect(codec.decrypt(randomBytes(60))).toBeUndefined();
+    expect(() => codec.encrypt(Buffer.alloc(4))).toThrow(expect.objectContaining({ code: 'ERR_FASTPATH_BOUNDS' }));
   });
 });
 

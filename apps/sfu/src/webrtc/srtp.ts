@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac } from 'node:crypto';
 import type { FastPath } from '@meetedge/fastpath';
-import type { SrtpRtpDecryptorFactory } from 'werift';
+import type { SrtcpCodecFactory, SrtpRtpDecryptorFactory } from 'werift';
 
 // SRTP protection of outgoing RTP (RFC 3711, RFC 7714) with the session keys
 // werift derived for a DTLS transport, for the forwarding path (rtp-output.ts).
@@ -203,6 +203,44 @@ export function fastRtpDecryptor(fastPath: FastPath): SrtpRtpDecryptorFactory {
         rollovers.set(ssrc, new ReceiveRollover(seq));
       }
       return datagram.subarray(0, length);
+    };
+  };
+}
+
+/** Sender SSRCs whose SRTCP index one connection keeps; past it the oldest is forgotten (and restarts at 0). */
+const MAX_SENT_RTCP_SSRCS = 64;
+/** The SRTCP index is 31 bits (RFC 3711 §3.4). */
+const SRTCP_INDEX_MASK = 0x7fff_ffff;
+
+/**
+ * werift's `srtcpCodecFactory` (patch 015) on the native fast path: SRTCP
+ * both ways with contexts keyed once per session, instead of werift's cipher
+ * (and for AES-CM an HMAC) per packet and its copies. Each sender SSRC's
+ * packets are numbered from 0 (RFC 3711 §3.4); received packets are
+ * authenticated and decrypted in place, and what does not authenticate is
+ * dropped, as werift drops it.
+ */
+export function fastSrtcpCodec(fastPath: FastPath): SrtcpCodecFactory {
+  return ({ local, remote }) => {
+    const protect = fastPath.srtpContext(local);
+    const unprotect = fastPath.srtpContext(remote, 'unprotect');
+    const overhead = fastPath.srtcpOverhead(local.profile);
+    const indices = new Map<number, number>();
+    return {
+      encrypt: (rtcp) => {
+        const ssrc = rtcp.length >= 8 ? rtcp.readUInt32BE(4) : 0;
+        const index = indices.get(ssrc) ?? 0;
+        if (!indices.has(ssrc) && indices.size >= MAX_SENT_RTCP_SSRCS) indices.delete(indices.keys().next().value as number);
+        indices.set(ssrc, (index + 1) & SRTCP_INDEX_MASK);
+        const datagram = Buffer.allocUnsafe(rtcp.length + overhead);
+        rtcp.copy(datagram);
+        // Throws (ERR_FASTPATH_BOUNDS) for what is not an RTCP packet: werift's sendRtcp then rejects.
+        return datagram.subarray(0, fastPath.protectRtcp(protect, datagram, rtcp.length, index));
+      },
+      decrypt: (datagram) => {
+        const length = fastPath.unprotectRtcp(unprotect, datagram);
+        return length < 0 ? undefined : datagram.subarray(0, length);
+      },
     };
   };
 }

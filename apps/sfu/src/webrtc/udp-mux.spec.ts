@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { loadFastPath, type FastPath } from '@meetedge/fastpath';
 import { Message, classes, methods, type Address, type MediaStreamTrack, type RTCPeerConnection } from 'werift';
 import { DEFAULT_UDP_RECV_BUFFER_SIZE, createPeerConnection } from './peer-factory';
 import { LOOPBACK, PeerRegistry, connected, firstTransceiver, iceAgent, negotiate, receivePayloads, repeatUntil, videoPacket, videoTrack } from './testing';
@@ -28,13 +29,25 @@ async function rawPeer(): Promise<{ socket: dgram.Socket; address: Address; rece
   return { socket, address: [LOOPBACK, socket.address().port], received };
 }
 
-describe('UdpMux', () => {
+function fastPath(): FastPath {
+  const load = loadFastPath();
+  if (!load.fastPath) throw new Error(load.error);
+  return load.fastPath;
+}
+
+// Every datagram leaves through dgram, or (the module's default) through the
+// fast path's batch: STUN, DTLS and SRTCP as well as forwarded RTP.
+describe.each([
+  ['dgram', false],
+  ['the fast path', true],
+])('UdpMux sending through %s', (_name, fast) => {
   let mux: UdpMux;
   const peers = new PeerRegistry();
   const sockets: dgram.Socket[] = [];
 
   beforeEach(async () => {
-    mux = await UdpMux.open({ listenIp: LOOPBACK, port: 0, recvBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE });
+    mux = await UdpMux.open({ listenIp: LOOPBACK, port: 0, recvBufferSize: DEFAULT_UDP_RECV_BUFFER_SIZE, fastPath: fast ? fastPath() : undefined });
+    expect(mux.fastPath !== undefined).toBe(fast);
   });
 
   afterEach(async () => {

@@ -16,7 +16,8 @@ export interface UdpMuxOptions {
   sendBufferSize?: number;
   /**
    * The native fast path (libs/fastpath): forwarded RTP is protected there and
-   * a turn's datagrams leave in one sendmmsg. Without it: Node's dgram.
+   * a turn's datagrams (RTP, SRTCP, STUN, DTLS) leave in one sendmmsg.
+   * Without it: Node's dgram.
    */
   fastPath?: FastPath;
 }
@@ -35,7 +36,7 @@ export interface UdpMuxStats {
   socketErrors: number;
   /** Exceptions thrown by werift while handling a datagram (the datagram is dropped). */
   handlerErrors: number;
-  /** Forwarded datagrams the kernel did not take (send buffer full, destination refused): dropped. Fast path only. */
+  /** Datagrams the kernel did not take (send buffer full, destination refused): dropped. Fast path only. */
   sendDropped: number;
 }
 
@@ -67,7 +68,7 @@ export class UdpMux {
     handlerErrors: 0,
     sendDropped: 0,
   };
-  /** Sends forwarded RTP when the fast path is on (see `fastPath`). */
+  /** Sends every datagram when the fast path is on (see `fastPath`). */
   private readonly batch: DatagramBatch | undefined;
   private isClosed = false;
   /** The bound port (the one every host candidate advertises). */
@@ -158,12 +159,10 @@ export class UdpMux {
   }
 
   /** @internal Sends for one transport; the destination becomes its own if nobody owns it yet. */
-  sendFor(transport: MuxedUdpTransport, datagram: Buffer, host: string, port: number): void {
+  sendFor(transport: MuxedUdpTransport, datagram: Buffer, host: string, port: number, to?: Destination): void {
     if (this.isClosed) return;
     this.check(transport, host, port);
-    this.counters.datagramsOut++;
-    this.counters.bytesOut += datagram.length;
-    this.socket.send(datagram, port, host);
+    this.sendChecked(datagram, host, port, to);
   }
 
   /**
@@ -177,11 +176,20 @@ export class UdpMux {
     if (!this.byAddress.has(key)) this.own(key, transport);
   }
 
-  /** @internal Sends to an address `sendFor` already checked and assigned. */
-  sendChecked(datagram: Buffer, host: string, port: number): void {
+  /**
+   * @internal Sends to an address `sendFor` already checked and assigned. On
+   * the fast path the datagram joins this turn's batch (`to`: the address
+   * parsed already, if the caller has it), so STUN, DTLS and SRTCP leave in
+   * the same sendmmsg as the forwarded RTP.
+   */
+  sendChecked(datagram: Buffer, host: string, port: number, to?: Destination): void {
     if (this.isClosed) return;
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
+    if (this.batch) {
+      this.batch.queue(datagram, to ?? destination(host, port));
+      return;
+    }
     this.socket.send(datagram, port, host);
   }
 
@@ -288,7 +296,7 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
     if (this.closed) return;
     const target = addr ?? this.lastRemote;
     if (!target) throw new Error('MuxedUdpTransport.send: no destination');
-    this.mux.sendFor(this, data, target[0], target[1]);
+    this.mux.sendFor(this, data, target[0], target[1], this.isChecked(target) ? this.checked?.to : undefined);
   };
 
   /**
@@ -298,12 +306,7 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
    */
   sendTo(data: Buffer, addr: Address): void {
     if (this.closed) return;
-    if (this.isChecked(addr)) {
-      this.mux.sendChecked(data, addr[0], addr[1]);
-      return;
-    }
-    this.mux.sendFor(this, data, addr[0], addr[1]);
-    this.checked = { host: addr[0], port: addr[1], to: undefined };
+    this.mux.sendChecked(data, addr[0], addr[1], this.route(addr));
   }
 
   /** The mux's native fast path, when it has one: then `sendRtpTo` may be used. */
@@ -319,13 +322,20 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
    */
   sendRtpTo(context: FastSrtpContext, tagLength: number, plain: Buffer, headerLength: number, length: number, roc: number, addr: Address): number {
     if (this.closed) return 0;
-    let to = this.isChecked(addr) ? this.checked?.to : undefined;
-    if (!to) {
-      this.mux.check(this, addr[0], addr[1]);
-      to = destination(addr[0], addr[1]);
-      this.checked = { host: addr[0], port: addr[1], to };
-    }
+    const to = this.route(addr) ?? destination(addr[0], addr[1]);
     return this.mux.queueRtp(context, tagLength, plain, headerLength, length, roc, to);
+  }
+
+  /**
+   * The mux's checks of `addr`, once for as long as this transport keeps
+   * sending to it; on the fast path also the address parsed for the addon.
+   */
+  private route(addr: Address): Destination | undefined {
+    if (this.isChecked(addr)) return this.checked?.to;
+    this.mux.check(this, addr[0], addr[1]);
+    const to = this.mux.fastPath ? destination(addr[0], addr[1]) : undefined;
+    this.checked = { host: addr[0], port: addr[1], to };
+    return to;
   }
 
   /**
