@@ -113,10 +113,10 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
 /**
  * Throws unless werift carries patches/ (docs/werift.md). patch-package applies
  * the numbered patches in order and stops at the first that fails, and it exits
- * 0 when run locally, so the option added by patch 015, the last, proves
- * 001–015 (010, 011, 013 and 014 add no option to test for: without 010
+ * 0 when run locally, so the option added by patch 015, the last to add one, proves
+ * 001–015 (010, 011, 013, 014 and 016 add no option to test for: without 010
  * dtls-handshake.spec.ts fails, without 011 jest never exits after
- * cascade.spec.ts, 013 and 014 have their own specs; and the postinstall's
+ * cascade.spec.ts, 013, 014 and 016 have their own specs; and the postinstall's
  * --error-on-fail fails `npm install`).
  * The ESM build (werift's lib/index.mjs) is not patched either: load werift
  * through require(), as jest, tsx and the esbuild bundles here do.

@@ -1,0 +1,98 @@
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { Address, InjectedUdpTransport, UdpTransportFactory } from 'werift';
+import { createPeerConnection } from './peer-factory';
+import { LOOPBACK, PeerRegistry, connected, negotiate, videoTrack } from './testing';
+import { UdpMux } from './udp-mux';
+
+const DTLS_HANDSHAKE = 22;
+
+/**
+ * werift's `iceUdpTransportFactory` for a client: a socket of its own on
+ * loopback that holds back every DTLS handshake record it sends until
+ * `release()`: the connection set-up (ICE checks, then DTLS) is still running
+ * when the renegotiation arrives, as it is for a MediaClient publishing then receiving.
+ */
+function holdingDtls(sockets: dgram.Socket[]): { factory: UdpTransportFactory; release: () => void; held: () => number } {
+  let holding = true;
+  const held: Array<[dgram.Socket, Buffer, Address]> = [];
+  const factory: UdpTransportFactory = async (request) => {
+    const socket = dgram.createSocket(request.socketType);
+    sockets.push(socket);
+    await new Promise<void>((resolve) => socket.bind(0, request.address, resolve));
+    const transport: InjectedUdpTransport = {
+      type: 'udp',
+      socketType: request.socketType,
+      closed: false,
+      address: socket.address() as AddressInfo,
+      onData: () => undefined,
+      send: async (data, addr) => {
+        if (transport.closed || !addr) return;
+        if (holding && data[0] === DTLS_HANDSHAKE) held.push([socket, data, addr]);
+        else socket.send(data, addr[1], addr[0]);
+      },
+      close: async () => {
+        if (transport.closed) return;
+        transport.closed = true;
+        socket.close();
+      },
+    };
+    socket.on('message', (data, remote) => transport.onData(data, [remote.address, remote.port]));
+    return transport;
+  };
+  const release = () => {
+    holding = false;
+    for (const [socket, data, [host, port]] of held.splice(0)) socket.send(data, port, host);
+  };
+  return { factory, release, held: () => held.length };
+}
+
+describe('a renegotiation while the first connection is still being set up (patch 016)', () => {
+  let mux: UdpMux;
+  const peers = new PeerRegistry();
+  const sockets: dgram.Socket[] = [];
+
+  beforeEach(async () => {
+    mux = await UdpMux.open({ listenIp: LOOPBACK, port: 0 });
+  });
+
+  afterEach(async () => {
+    await peers.closeAll();
+    for (const socket of sockets.splice(0)) {
+      try {
+        socket.close();
+      } catch {
+        // closed by werift already
+      }
+    }
+    await mux.close();
+  });
+
+  it('does not start ICE a second time: both sides connect once, and ICE stays connected', async () => {
+    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK, udpMux: mux }));
+    const hold = holdingDtls(sockets);
+    const client = peers.client({ iceUdpTransportFactory: hold.factory });
+    client.addTransceiver(videoTrack(), { direction: 'sendonly' });
+    const iceStates = { client: [] as string[], sfu: [] as string[] };
+    client.iceConnectionStateChange.subscribe((state) => iceStates.client.push(state));
+    sfu.iceConnectionStateChange.subscribe((state) => iceStates.sfu.push(state));
+
+    await negotiate(client, sfu);
+    // ICE is still checking: the renegotiation comes at once, as MediaSession.receive() right after publish().
+    expect(client.iceConnectionState).toBe('checking');
+    client.addTransceiver('audio', { direction: 'recvonly' });
+    await negotiate(client, sfu);
+    hold.release();
+    await Promise.all([connected(sfu), connected(client)]);
+    // Give a second ICE pass, if one was started, the time to show itself.
+    await new Promise((r) => setTimeout(r, 300));
+
+    // Unpatched, the second answer starts connect() again: ICE goes back to
+    // "checking" on a connected agent (and may end "failed").
+    expect(iceStates.client.filter((s) => s === 'checking')).toHaveLength(1);
+    expect(iceStates.sfu.filter((s) => s === 'checking')).toHaveLength(1);
+    expect(client.iceConnectionState).not.toBe('checking');
+    expect(sfu.iceConnectionState).not.toBe('checking');
+    expect([client.connectionState, sfu.connectionState]).toEqual(['connected', 'connected']);
+  });
+});
