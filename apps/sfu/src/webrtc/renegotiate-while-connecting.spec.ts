@@ -95,4 +95,20 @@ describe('a renegotiation while the first connection is still being set up (patc
     expect(sfu.iceConnectionState).not.toBe('checking');
     expect([client.connectionState, sfu.connectionState]).toEqual(['connected', 'connected']);
   });
+  it('still restarts ICE when the restart comes during the first set-up, and both sides connect', async () => {
+    const sfu = peers.add(createPeerConnection({ announcedIp: LOOPBACK, udpMux: mux }));
+    const hold = holdingDtls(sockets);
+    const client = peers.client({ iceUdpTransportFactory: hold.factory });
+    client.addTransceiver(videoTrack(), { direction: 'sendonly' });
+    await negotiate(client, sfu);
+    expect(client.iceConnectionState).toBe('checking');
+    // An ICE restart (new credentials, a new check list) before the first run ended:
+    // connect() must start the new generation, not wait on the old run, which never ends.
+    client.restartIce();
+    const { offer } = await negotiate(client, sfu);
+    expect(offer.sdp).toMatch(/a=ice-ufrag:/);
+    hold.release();
+    await Promise.all([connected(sfu), connected(client)]);
+    expect([client.connectionState, sfu.connectionState]).toEqual(['connected', 'connected']);
+  });
 });
