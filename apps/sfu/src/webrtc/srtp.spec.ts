@@ -162,7 +162,7 @@ describe.each([
   ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
   ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
 ] as const)('fastSrtcpCodec with %s', (_name, profile) => {
-  it('encrypts what werift decrypts, numbering each sender SSRC from 0', () => {
+  it('encrypts what werift decrypts, numbering the session\'s packets from 0 whatever their SSRC', () => {
     const { codec, theirs } = srtcpSessions(profile);
     const indexOf = (datagram: Buffer) => datagram.readUInt32BE(profile === SRTP_AEAD_AES_128_GCM ? datagram.length - 4 : datagram.length - 14);
     const sent: number[] = [];
@@ -174,9 +174,30 @@ describe.each([
       expect(theirs.decrypt(datagram).equals(plain)).toBe(true);
       expect(RtcpPacketConverter.deSerialize(theirs.decrypt(codec.encrypt(plain)))).toHaveLength(2);
     }
-    // E flag set; two packets a round per SSRC: 0, 2, 4 … for each.
+    // E flag set; two packets a round, one counter for the session: no (SSRC, index) twice.
     expect(sent.map((word) => word >>> 31)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect(sent.map((word) => word & 0x7fff_ffff)).toEqual([0, 0, 2, 2, 4, 4]);
+    expect(sent.map((word) => word & 0x7fff_ffff)).toEqual([0, 2, 4, 6, 8, 10]);
+  });
+
+  it('never uses an (SSRC, index) pair twice, however many SSRCs send, and each SSRC\'s indices grow', () => {
+    const { codec, theirs } = srtcpSessions(profile);
+    const indexOf = (datagram: Buffer) => datagram.readUInt32BE(profile === SRTP_AEAD_AES_128_GCM ? datagram.length - 4 : datagram.length - 14) & 0x7fff_ffff;
+    const seen = new Set<string>();
+    const last = new Map<number, number>();
+    for (let round = 0; round < 3; round++) {
+      for (let ssrc = 1; ssrc <= 100; ssrc++) {
+        const datagram = codec.encrypt(receiverReport(ssrc, round));
+        const index = indexOf(datagram);
+        expect(seen.has(`${ssrc}/${index}`)).toBe(false);
+        seen.add(`${ssrc}/${index}`);
+        expect(index).toBeGreaterThan(last.get(ssrc) ?? -1);
+        last.set(ssrc, index);
+        expect(theirs.decrypt(datagram).readUInt32BE(4)).toBe(ssrc);
+      }
+    }
+    // What is not RTCP is refused without spending an index.
+    expect(() => codec.encrypt(Buffer.alloc(4))).toThrow(expect.objectContaining({ code: 'ERR_FASTPATH_BOUNDS' }));
+    expect(indexOf(codec.encrypt(receiverReport(1, 9)))).toBe(300);
   });
 
   it('decrypts what werift encrypted, in place, and drops forged, foreign and malformed packets', () => {

@@ -207,35 +207,37 @@ export function fastRtpDecryptor(fastPath: FastPath): SrtpRtpDecryptorFactory {
   };
 }
 
-/** Sender SSRCs whose SRTCP index one connection keeps; past it the oldest is forgotten (and restarts at 0). */
-const MAX_SENT_RTCP_SSRCS = 64;
-/** The SRTCP index is 31 bits (RFC 3711 §3.4). */
-const SRTCP_INDEX_MASK = 0x7fff_ffff;
+/** The highest SRTCP index (31 bits, RFC 3711 §3.4); past it the session must be keyed again. */
+const SRTCP_INDEX_MAX = 0x7fff_ffff;
 
 /**
  * werift's `srtcpCodecFactory` (patch 015) on the native fast path: SRTCP
  * both ways with contexts keyed once per session, instead of werift's cipher
- * (and for AES-CM an HMAC) per packet and its copies. Each sender SSRC's
- * packets are numbered from 0 (RFC 3711 §3.4); received packets are
- * authenticated and decrypted in place, and what does not authenticate is
- * dropped, as werift drops it.
+ * (and for AES-CM an HMAC) per packet and its copies. Sent packets are
+ * numbered by one counter for the whole session: the IV is made of the
+ * sender SSRC and the index, so an (SSRC, index) pair is never used twice
+ * under a key however many SSRCs send (a counter per SSRC in a bounded table
+ * would restart a forgotten SSRC at 0 and reuse its IVs), and each SSRC's
+ * indices still only grow, which is all a receiver's replay check asks.
+ * Received packets are authenticated and decrypted in place; what does not
+ * authenticate is dropped, as werift drops it.
  */
 export function fastSrtcpCodec(fastPath: FastPath): SrtcpCodecFactory {
   return ({ local, remote }) => {
     const protect = fastPath.srtpContext(local);
     const unprotect = fastPath.srtpContext(remote, 'unprotect');
     const overhead = fastPath.srtcpOverhead(local.profile);
-    const indices = new Map<number, number>();
+    let nextIndex = 0;
     return {
       encrypt: (rtcp) => {
-        const ssrc = rtcp.length >= 8 ? rtcp.readUInt32BE(4) : 0;
-        const index = indices.get(ssrc) ?? 0;
-        if (!indices.has(ssrc) && indices.size >= MAX_SENT_RTCP_SSRCS) indices.delete(indices.keys().next().value as number);
-        indices.set(ssrc, (index + 1) & SRTCP_INDEX_MASK);
+        // 2^31 packets under one key: never wrap (that would reuse IVs); werift's sendRtcp rejects.
+        if (nextIndex > SRTCP_INDEX_MAX) throw new RangeError('SRTCP index exhausted: the DTLS session must be keyed again');
         const datagram = Buffer.allocUnsafe(rtcp.length + overhead);
         rtcp.copy(datagram);
-        // Throws (ERR_FASTPATH_BOUNDS) for what is not an RTCP packet: werift's sendRtcp then rejects.
-        return datagram.subarray(0, fastPath.protectRtcp(protect, datagram, rtcp.length, index));
+        // Throws (ERR_FASTPATH_BOUNDS) for what is not an RTCP packet, before the index is spent.
+        const length = fastPath.protectRtcp(protect, datagram, rtcp.length, nextIndex);
+        nextIndex++;
+        return datagram.subarray(0, length);
       },
       decrypt: (datagram) => {
         const length = fastPath.unprotectRtcp(unprotect, datagram);
