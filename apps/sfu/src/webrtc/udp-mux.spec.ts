@@ -35,12 +35,12 @@ function fastPath(): FastPath {
   return load.fastPath;
 }
 
-// Every datagram leaves through dgram, or (the module's default) through the
-// fast path's batch: STUN, DTLS and SRTCP as well as forwarded RTP.
+// Without the fast path, and with it (the module's default): then forwarded
+// RTP leaves through the batch, and SRTP/SRTCP are the addon's.
 describe.each([
   ['dgram', false],
   ['the fast path', true],
-])('UdpMux sending through %s', (_name, fast) => {
+])('UdpMux, media through %s', (_name, fast) => {
   let mux: UdpMux;
   const peers = new PeerRegistry();
   const sockets: dgram.Socket[] = [];

@@ -16,8 +16,8 @@ export interface UdpMuxOptions {
   sendBufferSize?: number;
   /**
    * The native fast path (libs/fastpath): forwarded RTP is protected there and
-   * a turn's datagrams (RTP, SRTCP, STUN, DTLS) leave in one sendmmsg.
-   * Without it: Node's dgram.
+   * a turn's RTP leaves in one sendmmsg. Without it, and for STUN, DTLS and
+   * SRTCP always: Node's dgram.
    */
   fastPath?: FastPath;
 }
@@ -36,7 +36,7 @@ export interface UdpMuxStats {
   socketErrors: number;
   /** Exceptions thrown by werift while handling a datagram (the datagram is dropped). */
   handlerErrors: number;
-  /** Datagrams the kernel did not take (send buffer full, destination refused): dropped. Fast path only. */
+  /** Forwarded datagrams the kernel did not take (send buffer full, destination refused): dropped. Fast path only. */
   sendDropped: number;
 }
 
@@ -68,7 +68,7 @@ export class UdpMux {
     handlerErrors: 0,
     sendDropped: 0,
   };
-  /** Sends every datagram when the fast path is on (see `fastPath`). */
+  /** Sends forwarded RTP when the fast path is on (see `fastPath`). */
   private readonly batch: DatagramBatch | undefined;
   private isClosed = false;
   /** The bound port (the one every host candidate advertises). */
@@ -159,10 +159,10 @@ export class UdpMux {
   }
 
   /** @internal Sends for one transport; the destination becomes its own if nobody owns it yet. */
-  sendFor(transport: MuxedUdpTransport, datagram: Buffer, host: string, port: number, to?: Destination): void {
+  sendFor(transport: MuxedUdpTransport, datagram: Buffer, host: string, port: number): void {
     if (this.isClosed) return;
     this.check(transport, host, port);
-    this.sendChecked(datagram, host, port, to);
+    this.sendChecked(datagram, host, port);
   }
 
   /**
@@ -177,19 +177,16 @@ export class UdpMux {
   }
 
   /**
-   * @internal Sends to an address `sendFor` already checked and assigned. On
-   * the fast path the datagram joins this turn's batch (`to`: the address
-   * parsed already, if the caller has it), so STUN, DTLS and SRTCP leave in
-   * the same sendmmsg as the forwarded RTP.
+   * @internal Sends to an address `sendFor` already checked and assigned.
+   * Through dgram on both paths: STUN, DTLS and SRTCP are few, and dgram
+   * queues what a full socket buffer cannot take now, where the fast path's
+   * batch drops it (a router's choice for media, not for a handshake or a
+   * consent check).
    */
-  sendChecked(datagram: Buffer, host: string, port: number, to?: Destination): void {
+  sendChecked(datagram: Buffer, host: string, port: number): void {
     if (this.isClosed) return;
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
-    if (this.batch) {
-      this.batch.queue(datagram, to ?? destination(host, port));
-      return;
-    }
     this.socket.send(datagram, port, host);
   }
 
@@ -296,7 +293,7 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
     if (this.closed) return;
     const target = addr ?? this.lastRemote;
     if (!target) throw new Error('MuxedUdpTransport.send: no destination');
-    this.mux.sendFor(this, data, target[0], target[1], this.isChecked(target) ? this.checked?.to : undefined);
+    this.mux.sendFor(this, data, target[0], target[1]);
   };
 
   /**
@@ -306,7 +303,8 @@ export class MuxedUdpTransport implements InjectedUdpTransport {
    */
   sendTo(data: Buffer, addr: Address): void {
     if (this.closed) return;
-    this.mux.sendChecked(data, addr[0], addr[1], this.route(addr));
+    this.route(addr);
+    this.mux.sendChecked(data, addr[0], addr[1]);
   }
 
   /** The mux's native fast path, when it has one: then `sendRtpTo` may be used. */
