@@ -1,8 +1,7 @@
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
-import type { Address, InjectedUdpTransport, MediaStreamTrack, UdpTransportFactory } from 'werift';
+import type dgram from 'node:dgram';
+import type { Address, MediaStreamTrack, UdpTransportFactory } from 'werift';
 import { createPeerConnection } from './peer-factory';
-import { LOOPBACK, PeerRegistry, connected, negotiate, receivePayloads, repeatUntil, videoPacket, videoTrack } from './testing';
+import { LOOPBACK, PeerRegistry, connected, interceptingUdpTransports, negotiate, receivePayloads, repeatUntil, videoPacket, videoTrack, type SendNow } from './testing';
 import { UdpMux } from './udp-mux';
 
 const DTLS_HANDSHAKE = 22;
@@ -24,37 +23,17 @@ function isHelloVerifyRequest(datagram: Buffer): boolean {
  */
 function holdingHelloVerifyRequests(count: number, sockets: dgram.Socket[]): { factory: UdpTransportFactory; sent: () => number } {
   let sent = 0;
-  const factory: UdpTransportFactory = async (request) => {
-    const socket = dgram.createSocket(request.socketType);
-    sockets.push(socket);
-    await new Promise<void>((resolve) => socket.bind(0, request.address, resolve));
-    const held: Array<[Buffer, Address]> = [];
-    const transport: InjectedUdpTransport = {
-      type: 'udp',
-      socketType: request.socketType,
-      closed: false,
-      address: socket.address() as AddressInfo,
-      onData: () => undefined,
-      send: async (data, addr) => {
-        if (transport.closed || !addr) return;
-        if (!isHelloVerifyRequest(data)) {
-          socket.send(data, addr[1], addr[0]);
-          return;
-        }
-        sent++;
-        held.push([data, addr]);
-        if (held.length < count) return;
-        for (const [datagram, [host, port]] of held.splice(0)) socket.send(datagram, port, host);
-      },
-      close: async () => {
-        if (transport.closed) return;
-        transport.closed = true;
-        socket.close();
-      },
-    };
-    socket.on('message', (data, remote) => transport.onData(data, [remote.address, remote.port]));
-    return transport;
-  };
+  const held: Array<[Buffer, Address, SendNow]> = [];
+  const factory = interceptingUdpTransports(sockets, (data, addr, now) => {
+    if (!isHelloVerifyRequest(data)) {
+      now(data, addr);
+      return;
+    }
+    sent++;
+    held.push([data, addr, now]);
+    if (held.length < count) return;
+    for (const [datagram, to, send] of held.splice(0)) send(datagram, to);
+  });
   return { factory, sent: () => sent };
 }
 

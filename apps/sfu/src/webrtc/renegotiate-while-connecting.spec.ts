@@ -1,8 +1,7 @@
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
-import type { Address, InjectedUdpTransport, UdpTransportFactory } from 'werift';
+import type dgram from 'node:dgram';
+import type { Address, UdpTransportFactory } from 'werift';
 import { createPeerConnection } from './peer-factory';
-import { LOOPBACK, PeerRegistry, connected, negotiate, videoTrack } from './testing';
+import { LOOPBACK, PeerRegistry, connected, interceptingUdpTransports, negotiate, videoTrack, type SendNow } from './testing';
 import { UdpMux } from './udp-mux';
 
 const DTLS_HANDSHAKE = 22;
@@ -15,34 +14,14 @@ const DTLS_HANDSHAKE = 22;
  */
 function holdingDtls(sockets: dgram.Socket[]): { factory: UdpTransportFactory; release: () => void; held: () => number } {
   let holding = true;
-  const held: Array<[dgram.Socket, Buffer, Address]> = [];
-  const factory: UdpTransportFactory = async (request) => {
-    const socket = dgram.createSocket(request.socketType);
-    sockets.push(socket);
-    await new Promise<void>((resolve) => socket.bind(0, request.address, resolve));
-    const transport: InjectedUdpTransport = {
-      type: 'udp',
-      socketType: request.socketType,
-      closed: false,
-      address: socket.address() as AddressInfo,
-      onData: () => undefined,
-      send: async (data, addr) => {
-        if (transport.closed || !addr) return;
-        if (holding && data[0] === DTLS_HANDSHAKE) held.push([socket, data, addr]);
-        else socket.send(data, addr[1], addr[0]);
-      },
-      close: async () => {
-        if (transport.closed) return;
-        transport.closed = true;
-        socket.close();
-      },
-    };
-    socket.on('message', (data, remote) => transport.onData(data, [remote.address, remote.port]));
-    return transport;
-  };
+  const held: Array<[Buffer, Address, SendNow]> = [];
+  const factory = interceptingUdpTransports(sockets, (data, addr, now) => {
+    if (holding && data[0] === DTLS_HANDSHAKE) held.push([data, addr, now]);
+    else now(data, addr);
+  });
   const release = () => {
     holding = false;
-    for (const [socket, data, [host, port]] of held.splice(0)) socket.send(data, port, host);
+    for (const [data, to, send] of held.splice(0)) send(data, to);
   };
   return { factory, release, held: () => held.length };
 }

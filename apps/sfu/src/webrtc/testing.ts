@@ -1,10 +1,15 @@
 // Test helpers for real werift connections over loopback. Spec files only.
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import {
   MediaStreamTrack,
   RTCPeerConnection,
   RtpHeader,
   RtpPacket,
+  type Address,
   type IceConnection,
+  type InjectedUdpTransport,
+  type UdpTransportFactory,
   type RTCPeerConnectionConfig,
   type RTCRtpTransceiver,
   type RTCSessionDescription,
@@ -143,4 +148,41 @@ export async function repeatUntil<T>(done: Promise<T>, send: () => void, interva
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Sends one datagram now from the socket it was meant to leave on. */
+export type SendNow = (data: Buffer, addr: Address) => void;
+
+/**
+ * werift's `iceUdpTransportFactory` for a client: each host candidate gets a
+ * socket of its own on loopback, and every datagram werift sends passes
+ * through `onSend`, which sends it (`now`), holds it back to send later, or
+ * drops it: the network conditions a test needs. Sockets go into `sockets`
+ * for the test to close.
+ */
+export function interceptingUdpTransports(sockets: dgram.Socket[], onSend: (data: Buffer, addr: Address, now: SendNow) => void): UdpTransportFactory {
+  return async (request) => {
+    const socket = dgram.createSocket(request.socketType);
+    sockets.push(socket);
+    await new Promise<void>((resolve) => socket.bind(0, request.address, resolve));
+    const now: SendNow = (data, [host, port]) => socket.send(data, port, host);
+    const transport: InjectedUdpTransport = {
+      type: 'udp',
+      socketType: request.socketType,
+      closed: false,
+      address: socket.address() as AddressInfo,
+      onData: () => undefined,
+      send: async (data, addr) => {
+        if (transport.closed || !addr) return;
+        onSend(data, addr, now);
+      },
+      close: async () => {
+        if (transport.closed) return;
+        transport.closed = true;
+        socket.close();
+      },
+    };
+    socket.on('message', (data, remote) => transport.onData(data, [remote.address, remote.port]));
+    return transport;
+  };
 }
