@@ -26,6 +26,9 @@ import {
   MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  RtcpPacketConverter,
+  RtcpRrPacket,
+  RtcpSrPacket,
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
@@ -480,6 +483,53 @@ describe('media forwarding rules', () => {
     await waitFor(async () => (await stats()).packetsLostOut >= 20, { timeoutMs: 8000, description: "bob's receiver reports counting the drops" });
     expect((await stats()).packetsLostOut).toBeLessThanOrEqual(dropped);
     expect((await stats()).packetsLostIn).toBe(0);
+  });
+
+  it("reports what it received from a publisher once a second in the connection's one compound packet, loss included", async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    await alice.publish([
+      { source: 'camera', track: camera },
+      { source: 'microphone', track: mic },
+    ]);
+    await alice.connected();
+    // Every SRTCP datagram alice gets, as the RTCP packets it holds.
+    const transport = alice.pc.dtlsTransports[0] as RTCDtlsTransport;
+    const srtcp = transport.srtcp;
+    const decrypt = srtcp.decrypt.bind(srtcp);
+    const compounds: { at: number; packets: ReturnType<typeof RtcpPacketConverter.deSerialize> }[] = [];
+    srtcp.decrypt = (data: Buffer) => {
+      const plain = decrypt(data);
+      compounds.push({ at: performance.now(), packets: RtcpPacketConverter.deSerialize(plain) });
+      return plain;
+    };
+    // 40 camera packets with 5 never sent (sequence numbers 20-24), and audio.
+    for (let i = 0; i < 45; i++) {
+      if (i < 20 || i >= 25) camera.writeRtp(vp8Packet(i, i === 0, randomBytes(100)));
+      mic.writeRtp(opusPacket(i, randomBytes(60)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // werift's senders put their own SSRC and sequence offset on what was written.
+    const [cameraSender, micSender] = alice.pc.getTransceivers().map((t) => t.sender);
+    const cameraSsrc = cameraSender?.ssrc as number;
+    const micSsrc = micSender?.ssrc as number;
+    // The last sequence number werift's sender put on the wire (it keeps it, privately).
+    const lastCameraSeq = (cameraSender as unknown as { sequenceNumber: number }).sequenceNumber;
+    const blocksOf = (compound: (typeof compounds)[number]) =>
+      compound.packets.flatMap((p) => (p instanceof RtcpRrPacket || p instanceof RtcpSrPacket ? p.reports : []));
+    const afterLast = () => compounds.find((c) => blocksOf(c).some((b) => b.ssrc === cameraSsrc && (b.highestSequence & 0xffff) === lastCameraSeq));
+    await waitFor(() => afterLast() !== undefined, { timeoutMs: 5000, description: 'a report on the camera after its last packet' });
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const reporting = compounds.filter((c) => blocksOf(c).length > 0 && c.at >= start);
+    // One compound a second carries both streams' blocks (werift's own loop sent a report per section, each on its own timer).
+    expect(reporting.length).toBeGreaterThanOrEqual(2);
+    expect(reporting.length).toBeLessThanOrEqual(4);
+    for (const compound of reporting) expect(blocksOf(compound).map((b) => b.ssrc).sort()).toEqual([cameraSsrc, micSsrc].sort());
+    const blocks = blocksOf(afterLast() as (typeof compounds)[number]);
+    expect(blocks.find((b) => b.ssrc === cameraSsrc)?.packetsLost).toBe(5);
+    expect(blocks.find((b) => b.ssrc === micSsrc)?.packetsLost).toBe(0);
   });
 
   it.each([

@@ -22,11 +22,12 @@ import { MeetedgeError, ParticipantId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { TrackSource } from '@meetedge/signaling';
-import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import type { RTCPeerConnection, RTCRtpTransceiver, RtcpSrPacket } from 'werift';
 import { zeroTraffic, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
 import { PublishedTrack, Subscription } from '../media/track';
+import { ConnectionReporter } from '../webrtc/connection-reports';
 import { gathered } from '../webrtc/gathering';
 
 type Kind = 'audio' | 'video';
@@ -115,6 +116,8 @@ export class CascadeLink implements MeetingLink {
   private exchange: ((sdp: string) => Promise<string>) | undefined;
   private answerWaiter: { resolve: (sdp: string) => void; reject: (err: Error) => void } | undefined;
   private readonly closedHandlers: ((link: CascadeLink) => void)[] = [];
+  /** The link's RTCP report once a second: its sections' sender reports with what it received. */
+  private readonly reporter: ConnectionReporter;
   /** Why the link closed, once it has. */
   closeReason: string | undefined;
   closed = false;
@@ -135,6 +138,16 @@ export class CascadeLink implements MeetingLink {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close(`media connection ${state}`);
     });
+    this.reporter = new ConnectionReporter(this.pc, () => this.senderReports());
+  }
+
+  private senderReports(): RtcpSrPacket[] {
+    const reports: RtcpSrPacket[] = [];
+    for (const slot of this.slots.values()) {
+      const report = slot.subscription.senderReport();
+      if (report) reports.push(report);
+    }
+    return reports;
   }
 
   // ── The meeting's side ─────────────────────────────────────────────────
@@ -488,6 +501,7 @@ export class CascadeLink implements MeetingLink {
     this.closed = true;
     this.closeReason = reason;
     this.logger.info({ reason }, 'cascade link closed');
+    this.reporter.close();
     this.answerWaiter?.reject(new Error('the link closed'));
     for (const slot of this.slots.values()) slot.subscription.close();
     this.slots.clear();

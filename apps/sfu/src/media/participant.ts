@@ -17,6 +17,7 @@ import {
   type RTCRtpTransceiver,
   type RtcpPacket,
 } from 'werift';
+import { ConnectionReporter } from '../webrtc/connection-reports';
 import { gathered } from '../webrtc/gathering';
 import type { Meeting } from './meeting';
 import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';
@@ -74,29 +75,22 @@ export class Participant {
     readonly send: (message: ServerMessage) => void,
   ) {}
 
-  /** One compound sender report a second for the streams this connection carries (RtpOutput.senderReport). */
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** The connection's RTCP report once a second: the slots' sender reports with what it received (connection-reports.ts). */
+  private reporter: ConnectionReporter | undefined;
 
-  private sendReports(): void {
-    const peer = this.peer;
-    if (!peer || peer.connectionState !== 'connected') return;
-    const reports = [...this.slots.values()].map((slot) => slot.senderReport()).filter((r): r is RtcpSrPacket => r !== undefined);
-    const transport = peer.dtlsTransports[0];
-    if (reports.length === 0 || !transport) return;
-    // 28 bytes an SR: a connection's slots fit one datagram well under the MTU.
-    void transport.sendRtcp(reports).catch(() => undefined);
+  private senderReports(): RtcpSrPacket[] {
+    const reports: RtcpSrPacket[] = [];
+    for (const slot of this.slots.values()) {
+      const report = slot.senderReport();
+      if (report) reports.push(report);
+    }
+    return reports;
   }
 
   private get pc(): RTCPeerConnection {
     if (!this.peer) {
       const peer = this.createPeer();
-      // RFC 3550 §6.2: reports about once a second, at a random phase so connections do not report in step.
-      this.reportTimer = setTimeout(() => {
-        this.sendReports();
-        this.reportTimer = setInterval(() => this.sendReports(), 1000);
-        this.reportTimer.unref();
-      }, Math.random() * 1000);
-      this.reportTimer.unref();
+      this.reporter = new ConnectionReporter(peer, () => this.senderReports());
       peer.connectionStateChange.subscribe((state) => {
         if (state === 'connected') clearTimeout(this.connectTimer);
         if (state === 'failed' && !this.closed) this.onMediaFailed?.('media connection failed');
@@ -373,8 +367,7 @@ export class Participant {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.connectTimer);
-    clearTimeout(this.reportTimer);
-    clearInterval(this.reportTimer);
+    this.reporter?.close();
     for (const slot of this.slots.values()) slot.close();
     this.slots.clear();
     // Tracks of a negotiation that never finished were never published: close them here.

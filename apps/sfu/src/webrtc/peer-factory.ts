@@ -103,6 +103,8 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
     srtpRtpDecryptorFactory: options.udpMux?.fastPath ? fastRtpDecryptor(options.udpMux.fastPath) : undefined,
     // ... and protects and unprotects its SRTCP (patch 015): receiver reports, NACK, PLI, REMB, our sender reports.
     srtcpCodecFactory: options.udpMux?.fastPath ? fastSrtcpCodec(options.udpMux.fastPath) : undefined,
+    // Receivers report in the connection's one RTCP report a second (ConnectionReporter), not each on its own timer (patch 017).
+    receiverReportLoop: false,
     // One ICE/DTLS transport per connection: the mux keys on it, browsers bundle anyway.
     bundlePolicy: 'max-bundle',
     codecs: sfuCodecs(),
@@ -113,8 +115,8 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
 /**
  * Throws unless werift carries patches/ (docs/werift.md). patch-package applies
  * the numbered patches in order and stops at the first that fails, and it exits
- * 0 when run locally, so the option added by patch 015, the last to add one, proves
- * 001–015 (010, 011, 013, 014 and 016 add no option to test for: without 010
+ * 0 when run locally, so the option added by patch 017, the last to add one, proves
+ * 001–017 (010, 011, 013, 014 and 016 add no option to test for: without 010
  * dtls-handshake.spec.ts fails, without 011 jest never exits after
  * cascade.spec.ts, 013, 014 and 016 have their own specs; and the postinstall's
  * --error-on-fail fails `npm install`).
@@ -122,7 +124,7 @@ export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig
  * through require(), as jest, tsx and the esbuild bundles here do.
  */
 export function assertWeriftPatched(): void {
-  if (!('srtcpCodecFactory' in defaultPeerConfig)) {
+  if (!('receiverReportLoop' in defaultPeerConfig)) {
     throw new Error('werift is not patched: run `npm install` (its postinstall applies patches/) and load werift through require()');
   }
 }
