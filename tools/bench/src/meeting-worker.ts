@@ -20,7 +20,7 @@ import { MediaClient, MeetingSignalClient } from '@meetedge/client';
 import type { MediaAttachment, TrackInfo } from '@meetedge/signaling';
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { buildPayload, readStamp } from './payload';
-import { loopbackPeer } from './peers';
+import { clientPeer } from './client-peer';
 import { sharedClockMs } from './proc';
 import { LatencyHistogram, type HistogramSnapshot } from './stats';
 
@@ -111,7 +111,7 @@ function inWindow(stampMs: number): boolean {
 }
 
 async function join(setupUrl: string, spec: WorkerParticipant): Promise<Member> {
-  const client = await MediaClient.join({ url: spec.mediaUrl ?? setupUrl, ticket: spec.ticket, createPeer: loopbackPeer, timeoutMs: 60_000 });
+  const client = await MediaClient.join({ url: spec.mediaUrl ?? setupUrl, ticket: spec.ticket, createPeer: clientPeer, timeoutMs: 60_000 });
   client.on('closed', ({ code, reason }) => {
     if (!leaving) process.stderr.write(`[client ${spec.participantId}] session closed by the module: ${code} ${reason}\n`);
   });

@@ -7,7 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { MediaClient } from '@meetedge/client';
 import { MeetingId, ModuleId, ParticipantId, ReservationId, generateTicketKeys, signTicket } from '@meetedge/core';
 import { MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
-import { LOOPBACK, connected, gathered, loopbackPeer } from './peers';
+import { clientPeer } from './client-peer';
+import { LOOPBACK, connected, gathered } from './peers';
 import { freeTcpPort, freeUdpPort, spawnNode, stopChild, waitForHttp } from './proc';
 
 export type TargetName = 'meetedge' | 'plain';
@@ -109,7 +110,7 @@ export async function startMeetedge(): Promise<Target> {
   const module = await startModule(1000);
   const clients: MediaClient[] = [];
   const join = async (participant: string): Promise<MediaClient> => {
-    const client = await MediaClient.join({ url: module.mediaUrl, ticket: module.ticket('bench', participant), createPeer: loopbackPeer });
+    const client = await MediaClient.join({ url: module.mediaUrl, ticket: module.ticket('bench', participant), createPeer: clientPeer });
     clients.push(client);
     return client;
   };
@@ -169,7 +170,7 @@ export async function startPlain(): Promise<Target> {
       return (await (await fetch(`${base}/stats`)).json()) as { packetsIn: number; packetsOut: number };
     },
     async publish() {
-      const pc = loopbackPeer();
+      const pc = clientPeer();
       peers.push(pc);
       const camera = new MediaStreamTrack({ kind: 'video' });
       pc.addTransceiver(camera, { direction: 'sendonly' });
@@ -177,7 +178,7 @@ export async function startPlain(): Promise<Target> {
       return publisherOf(pc, camera);
     },
     async subscribe(index, onPacket) {
-      const pc = loopbackPeer();
+      const pc = clientPeer();
       peers.push(pc);
       const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
       transceiver.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((packet) => onPacket(index, packet)));
