@@ -51,11 +51,17 @@ function boundaries(allow) {
         onlyDependOnLibsWithTags: ['type:core'],
         bannedExternalImports: ['ioredis', 'werift'],
       },
+      // What the module and the Node client SDK both do with a werift connection.
+      {
+        sourceTag: 'type:werift-kit',
+        onlyDependOnLibsWithTags: ['type:core'],
+        bannedExternalImports: ['ioredis', '@grpc/*', 'fastify', '@fastify/*'],
+      },
       // The client SDK: what a participant's device runs (werift in Node, the
       // browser's RTCPeerConnection); it speaks the protocols, nothing else.
       {
         sourceTag: 'type:client',
-        onlyDependOnLibsWithTags: ['type:core'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:werift-kit'],
         bannedExternalImports: ['ioredis', '@grpc/*', 'fastify', '@fastify/*'],
       },
       // Test harnesses (real redis-server on a free port, ...).
@@ -63,12 +69,12 @@ function boundaries(allow) {
       // Apps wire libraries together; an app never imports another app.
       {
         sourceTag: 'type:app',
-        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit'],
       },
       // The all-in-one process composes the apps.
       {
         sourceTag: 'type:composite',
-        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client'],
+        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit'],
       },
     ],
   };
@@ -85,9 +91,10 @@ export default [
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries([])] },
   },
   {
-    // The all-in-one process composes whole apps, and the deployment checks
-    // read the apps' config specs.
-    files: ['apps/all-in-one/**/*.ts', 'tools/deploy-check/**/*.ts'],
+    // The all-in-one process composes whole apps, the deployment checks
+    // read the apps' config specs, and the bench gives its clients the
+    // module's SRTP codecs.
+    files: ['apps/all-in-one/**/*.ts', 'tools/deploy-check/**/*.ts', 'tools/bench/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': ['error', boundaries(['@meetedge/sfu', '@meetedge/zcp', '@meetedge/dashboard'])],
     },

@@ -532,6 +532,50 @@ describe('media forwarding rules', () => {
     expect(blocks.find((b) => b.ssrc === micSsrc)?.packetsLost).toBe(0);
   });
 
+  it('a MediaClient reports all it receives in one compound a second, as a browser does', async () => {
+    const alice = await join('m-1', 'alice');
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    await alice.publish([
+      { source: 'camera', track: camera },
+      { source: 'microphone', track: mic },
+    ]);
+    const bob = await join('m-1', 'bob');
+    await bob.receive();
+    await Promise.all([alice.connected(), bob.connected()]);
+    // What bob sends as RTCP, one entry a datagram.
+    const transport = bob.pc.dtlsTransports[0] as RTCDtlsTransport;
+    const sendRtcp = transport.sendRtcp.bind(transport);
+    const sent: { at: number; packets: Parameters<RTCDtlsTransport['sendRtcp']>[0] }[] = [];
+    transport.sendRtcp = (packets) => {
+      sent.push({ at: performance.now(), packets });
+      return sendRtcp(packets);
+    };
+    const ssrcs = new Map<string, number>();
+    for (const remote of bob.remote.values()) {
+      remote.onRtp((packet) => {
+        if (remote.trackId) ssrcs.set(remote.trackId, packet.header.ssrc);
+      });
+    }
+    for (let i = 0; i < 60; i++) {
+      camera.writeRtp(vp8Packet(i, i === 0, randomBytes(100)));
+      mic.writeRtp(opusPacket(i, randomBytes(60)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => ssrcs.size === 2, { description: 'both of alice tracks at bob' });
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const reports = sent.filter((s) => s.at >= start && s.packets.some((p) => p instanceof RtcpRrPacket));
+    // One a second (werift's own loop sends one per receive slot, each on its own timer) ...
+    expect(reports.length).toBeGreaterThanOrEqual(2);
+    expect(reports.length).toBeLessThanOrEqual(4);
+    // ... each with a block for every stream bob receives.
+    for (const report of reports) {
+      const blocks = report.packets.flatMap((p) => (p instanceof RtcpRrPacket ? p.reports.map((b) => b.ssrc) : []));
+      expect(blocks.sort()).toEqual([...ssrcs.values()].sort());
+    }
+  });
+
   it.each([
     ['resends it as it was', false],
     ['resends it as RTX when the subscriber negotiated RTX', true],

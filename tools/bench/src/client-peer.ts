@@ -2,15 +2,25 @@
  * The bench's clients (publishers and subscribers, for either forwarder):
  * loopback werift connections that decrypt SRTP and SRTCP on the native fast
  * path when it is built, as the module does, so that the clients are not
- * what saturates first. Apart from peers.ts so that the plain forwarder's
- * process, which takes its connections from there, never loads the module.
+ * what saturates first, and leave their receiver reports to one
+ * ConnectionReporter a connection, as browsers send them (MediaClient makes
+ * it; a bare client connection needs `reportReceived`). Apart from peers.ts
+ * so that the plain forwarder's process, which takes its connections from
+ * there, never loads the module.
  */
 import { loadFastPath } from '@meetedge/fastpath';
 import { fastRtpDecryptor, fastSrtcpCodec } from '@meetedge/sfu';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import type { RTCPeerConnection } from 'werift';
 import { loopbackPeer } from './peers';
 
 export function clientPeer(): RTCPeerConnection {
   const fastPath = loadFastPath().fastPath;
-  return loopbackPeer(fastPath ? { srtpRtpDecryptorFactory: fastRtpDecryptor(fastPath), srtcpCodecFactory: fastSrtcpCodec(fastPath) } : {});
+  const codecs = fastPath ? { srtpRtpDecryptorFactory: fastRtpDecryptor(fastPath), srtcpCodecFactory: fastSrtcpCodec(fastPath) } : {};
+  return loopbackPeer({ ...codecs, receiverReportLoop: false });
+}
+
+/** Receiver reports of a client connection that is not a MediaClient's: once a second, until `close()`. */
+export function reportReceived(pc: RTCPeerConnection): ConnectionReporter {
+  return new ConnectionReporter(pc, () => []);
 }

@@ -16,16 +16,16 @@ export const LOOPBACK = '127.0.0.1';
 /** 4 MiB receive buffers (Linux caps them at net.core.rmem_max), as the module's own sockets have. */
 export const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
-/** SRTP codecs a connection may take instead of werift's own (patches 012 and 015). */
-export type SrtpCodecs = Pick<RTCPeerConnectionConfig, 'srtpRtpDecryptorFactory' | 'srtcpCodecFactory'>;
+/** What a client connection sets apart from the plain forwarder's: SRTP codecs (patches 012, 015) and its reports (017). */
+export type ClientOptions = Pick<RTCPeerConnectionConfig, 'srtpRtpDecryptorFactory' | 'srtcpCodecFactory' | 'receiverReportLoop'>;
 
 /**
  * A werift connection on 127.0.0.1 only (one host candidate, no STUN), with
  * what libs/client offers: Opus with audio level, VP8 with NACK, PLI, REMB.
  * The plain forwarder's own connections take it as it is; the bench's
- * clients add the fast path's codecs (client-peer.ts).
+ * clients add their options (client-peer.ts).
  */
-export function loopbackPeer(codecs: SrtpCodecs = {}): RTCPeerConnection {
+export function loopbackPeer(client: ClientOptions = {}): RTCPeerConnection {
   return new RTCPeerConnection({
     iceServers: [],
     iceUseIpv4: true,
@@ -36,7 +36,7 @@ export function loopbackPeer(codecs: SrtpCodecs = {}): RTCPeerConnection {
     bundlePolicy: 'max-bundle',
     codecs: { audio: [useOPUS()], video: [useVP8({ rtcpFeedback: [useNACK(), usePLI(), useREMB()] })] },
     headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [useSdesMid(), useAbsSendTime()] },
-    ...codecs,
+    ...client,
   });
 }
 

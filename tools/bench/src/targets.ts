@@ -6,8 +6,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { MediaClient } from '@meetedge/client';
 import { MeetingId, ModuleId, ParticipantId, ReservationId, generateTicketKeys, signTicket } from '@meetedge/core';
+import type { ConnectionReporter } from '@meetedge/werift-kit';
 import { MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
-import { clientPeer } from './client-peer';
+import { clientPeer, reportReceived } from './client-peer';
 import { LOOPBACK, connected, gathered } from './peers';
 import { freeTcpPort, freeUdpPort, spawnNode, stopChild, waitForHttp } from './proc';
 
@@ -150,6 +151,7 @@ export async function startPlain(): Promise<Target> {
   const base = `http://${LOOPBACK}:${port}`;
   await waitForHttp(`${base}/stats`, 60_000, child);
   const peers: RTCPeerConnection[] = [];
+  const reporters: ConnectionReporter[] = [];
   const negotiate = async (pc: RTCPeerConnection, path: '/publish' | '/subscribe') => {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -172,6 +174,7 @@ export async function startPlain(): Promise<Target> {
     async publish() {
       const pc = clientPeer();
       peers.push(pc);
+      reporters.push(reportReceived(pc));
       const camera = new MediaStreamTrack({ kind: 'video' });
       pc.addTransceiver(camera, { direction: 'sendonly' });
       await negotiate(pc, '/publish');
@@ -180,11 +183,13 @@ export async function startPlain(): Promise<Target> {
     async subscribe(index, onPacket) {
       const pc = clientPeer();
       peers.push(pc);
+      reporters.push(reportReceived(pc));
       const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
       transceiver.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((packet) => onPacket(index, packet)));
       await negotiate(pc, '/subscribe');
     },
     async close() {
+      for (const reporter of reporters.splice(0)) reporter.close();
       await Promise.allSettled(peers.splice(0).map((pc) => pc.close()));
       await stopChild(child);
     },

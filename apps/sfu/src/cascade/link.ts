@@ -27,7 +27,7 @@ import { zeroTraffic, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
 import { PublishedTrack, Subscription } from '../media/track';
-import { ConnectionReporter } from '../webrtc/connection-reports';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import { gathered } from '../webrtc/gathering';
 
 type Kind = 'audio' | 'video';

@@ -17,7 +17,7 @@ import {
   type RTCRtpTransceiver,
   type RtcpPacket,
 } from 'werift';
-import { ConnectionReporter } from '../webrtc/connection-reports';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import { gathered } from '../webrtc/gathering';
 import type { Meeting } from './meeting';
 import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';

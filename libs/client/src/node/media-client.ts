@@ -6,6 +6,7 @@
  * shared with the browser client (../browser); this file only adapts werift.
  */
 import type { TrackSource } from '@meetedge/signaling';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -29,7 +30,11 @@ export interface MediaClientOptions {
   url: string;
   /** Join ticket from a ZCP. */
   ticket: string;
-  /** Builds the client's connection; default: werift with no ICE servers. */
+  /**
+   * Builds the client's connection; default: werift with no ICE servers. Build
+   * it with `receiverReportLoop: false` to have the client send one RTCP report
+   * a second for the connection (as the default does and browsers do).
+   */
   createPeer?: () => RTCPeerConnection;
   /** Give up joining after this many ms. Default 10 000. */
   timeoutMs?: number;
@@ -67,6 +72,8 @@ function defaultPeer(): RTCPeerConnection {
     bundlePolicy: 'max-bundle',
     codecs: { audio: [useOPUS()], video: [useVP8({ rtcpFeedback: feedback() }), useH264({ rtcpFeedback: feedback() })] },
     headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [useSdesMid(), useAbsSendTime()] },
+    // One RTCP report a second for the connection, as a browser sends (see weriftPeer), not one per receive slot.
+    receiverReportLoop: false,
   });
 }
 
@@ -97,6 +104,10 @@ function remoteTrack(transceiver: RTCRtpTransceiver, kind: MediaKind): RemoteTra
 }
 
 function weriftPeer(pc: RTCPeerConnection): PeerAdapter<Publication, RemoteTrack> {
+  // A connection built with `receiverReportLoop: false` (the default peer is)
+  // reports what it receives here: one compound a second for all its receive
+  // slots, as a browser does, instead of werift's report per slot.
+  const reporter = pc.config.receiverReportLoop === false ? new ConnectionReporter(pc, () => []) : undefined;
   return {
     addSender: ({ track }) => pc.addTransceiver(track, { direction: 'sendonly' }),
     addReceiver: (kind) => remoteTrack(pc.addTransceiver(kind, { direction: 'recvonly' }), kind),
@@ -125,7 +136,10 @@ function weriftPeer(pc: RTCPeerConnection): PeerAdapter<Publication, RemoteTrack
     onConnectionStateChange(listener) {
       return pc.connectionStateChange.subscribe(listener).unSubscribe;
     },
-    close: () => void pc.close().catch(() => undefined),
+    close: () => {
+      reporter?.close();
+      void pc.close().catch(() => undefined);
+    },
   };
 }
 
