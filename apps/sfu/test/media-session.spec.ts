@@ -90,6 +90,18 @@ function opusPacket(seq: number, body: Buffer): RtpPacket {
   return new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: seq * 960, ssrc: 2, marker: false }), body);
 }
 
+/** A participant who publishes a camera and a microphone, each a werift track to write RTP into. */
+async function publishCameraAndMic(meeting: string, participant: string): Promise<{ client: MediaClient; camera: MediaStreamTrack; mic: MediaStreamTrack }> {
+  const client = await join(meeting, participant);
+  const camera = new MediaStreamTrack({ kind: 'video' });
+  const mic = new MediaStreamTrack({ kind: 'audio' });
+  await client.publish([
+    { source: 'camera', track: camera },
+    { source: 'microphone', track: mic },
+  ]);
+  return { client, camera, mic };
+}
+
 /** Collects the payloads a client receives on its slots, by published track id. */
 function collect(client: MediaClient): Map<string, Buffer[]> {
   const got = new Map<string, Buffer[]>();
@@ -486,13 +498,7 @@ describe('media forwarding rules', () => {
   });
 
   it("reports what it received from a publisher once a second in the connection's one compound packet, loss included", async () => {
-    const alice = await join('m-1', 'alice');
-    const camera = new MediaStreamTrack({ kind: 'video' });
-    const mic = new MediaStreamTrack({ kind: 'audio' });
-    await alice.publish([
-      { source: 'camera', track: camera },
-      { source: 'microphone', track: mic },
-    ]);
+    const { client: alice, camera, mic } = await publishCameraAndMic('m-1', 'alice');
     await alice.connected();
     // Every SRTCP datagram alice gets, as the RTCP packets it holds.
     const transport = alice.pc.dtlsTransports[0] as RTCDtlsTransport;
@@ -533,13 +539,7 @@ describe('media forwarding rules', () => {
   });
 
   it('a MediaClient reports all it receives in one compound a second, as a browser does', async () => {
-    const alice = await join('m-1', 'alice');
-    const camera = new MediaStreamTrack({ kind: 'video' });
-    const mic = new MediaStreamTrack({ kind: 'audio' });
-    await alice.publish([
-      { source: 'camera', track: camera },
-      { source: 'microphone', track: mic },
-    ]);
+    const { client: alice, camera, mic } = await publishCameraAndMic('m-1', 'alice');
     const bob = await join('m-1', 'bob');
     await bob.receive();
     await Promise.all([alice.connected(), bob.connected()]);
