@@ -9,7 +9,8 @@
  *
  * Binds 127.0.0.1:0, prints its port on stdout, then relays every datagram
  * it receives to 127.0.0.1:SINK_PORT. Ends by itself when its standard input
- * closes (the bench exited) or after 30 minutes.
+ * closes (the bench exited) or after 30 minutes (monotonic clock); says on
+ * stderr how many datagrams the kernel would not take, if any.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,8 +67,13 @@ int main(int argc, char **argv) {
   }
 
   struct pollfd watched[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
-  time_t deadline = time(NULL) + LIFETIME_SECONDS;
-  while (time(NULL) < deadline) {
+  long unsent = 0;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  time_t deadline = now.tv_sec + LIFETIME_SECONDS;
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec >= deadline) break;
     if (poll(watched, 2, 1000) < 0) {
       if (errno == EINTR) continue;
       perror("poll");
@@ -75,7 +81,7 @@ int main(int argc, char **argv) {
     }
     if (watched[1].revents) {
       char byte;
-      if (read(STDIN_FILENO, &byte, 1) <= 0) return 0; /* the bench went away */
+      if (read(STDIN_FILENO, &byte, 1) <= 0) break; /* the bench went away */
     }
     if (!(watched[0].revents & POLLIN)) continue;
     for (;;) {
@@ -87,7 +93,8 @@ int main(int argc, char **argv) {
         messages[i].msg_hdr.msg_name = &sink;
         messages[i].msg_hdr.msg_namelen = sizeof sink;
       }
-      sendmmsg(fd, messages, (unsigned)received, 0);
+      int sent = sendmmsg(fd, messages, (unsigned)received, 0);
+      unsent += received - (sent < 0 ? 0 : sent);
       for (int i = 0; i < received; i++) {
         messages[i].msg_hdr.msg_name = NULL;
         messages[i].msg_hdr.msg_namelen = 0;
@@ -95,5 +102,6 @@ int main(int argc, char **argv) {
       if (received < BATCH) break;
     }
   }
+  if (unsent > 0) fprintf(stderr, "udp-relay: %ld datagrams not sent\n", unsent);
   return 0;
 }

@@ -22,7 +22,7 @@ import { MeetedgeError, ParticipantId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { TrackSource } from '@meetedge/signaling';
-import type { RTCPeerConnection, RTCRtpTransceiver, RtcpSrPacket } from 'werift';
+import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import { zeroTraffic, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
@@ -138,17 +138,9 @@ export class CascadeLink implements MeetingLink {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close(`media connection ${state}`);
     });
-    this.reporter = new ConnectionReporter(this.pc, () => this.senderReports());
+    this.reporter = new ConnectionReporter(this.pc, () => [...this.slots.values()].map((slot) => slot.subscription));
   }
 
-  private senderReports(): RtcpSrPacket[] {
-    const reports: RtcpSrPacket[] = [];
-    for (const slot of this.slots.values()) {
-      const report = slot.subscription.senderReport();
-      if (report) reports.push(report);
-    }
-    return reports;
-  }
 
   // ── The meeting's side ─────────────────────────────────────────────────
 

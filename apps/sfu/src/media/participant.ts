@@ -78,19 +78,10 @@ export class Participant {
   /** The connection's RTCP report once a second: the slots' sender reports with what it received (connection-reports.ts). */
   private reporter: ConnectionReporter | undefined;
 
-  private senderReports(): RtcpSrPacket[] {
-    const reports: RtcpSrPacket[] = [];
-    for (const slot of this.slots.values()) {
-      const report = slot.senderReport();
-      if (report) reports.push(report);
-    }
-    return reports;
-  }
-
   private get pc(): RTCPeerConnection {
     if (!this.peer) {
       const peer = this.createPeer();
-      this.reporter = new ConnectionReporter(peer, () => this.senderReports());
+      this.reporter = new ConnectionReporter(peer, () => this.slots.values());
       peer.connectionStateChange.subscribe((state) => {
         if (state === 'connected') clearTimeout(this.connectTimer);
         if (state === 'failed' && !this.closed) this.onMediaFailed?.('media connection failed');

@@ -73,7 +73,12 @@ export function sfuHeaderExtensions(): Required<PeerConfig['headerExtensions']> 
   };
 }
 
-/** The werift configuration of an SFU connection. */
+/**
+ * The werift configuration of an SFU connection. Its receivers send no
+ * receiver reports of their own (`receiverReportLoop: false`): whoever holds
+ * the connection runs a `ConnectionReporter` (@meetedge/werift-kit), as
+ * participants and cascade links do.
+ */
 export function peerConfig(options: PeerFactoryOptions): RTCPeerConnectionConfig {
   const family = isIP(options.announcedIp);
   if (family === 0) throw new Error(`announcedIp must be an IP address, got "${options.announcedIp}"`);

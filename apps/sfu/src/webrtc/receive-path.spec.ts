@@ -84,11 +84,12 @@ describe('RTCRtpReceiver.handleRTP (patch 014)', () => {
   type ReceiverInternals = {
     remoteStreams: Record<number, { packets_received: number; packets_lost: number } | undefined>;
     nack: { lostSeqNumbers: number[] };
+    rtcpRunning: boolean;
   };
   const internals = (receiver: RTCRtpReceiver) => receiver as unknown as ReceiverInternals;
 
-  function receiverWith(codec: RTCRtpCodecParameters) {
-    const receiver = new RTCRtpReceiver({} as never, 'video', 0x9999);
+  function receiverWith(codec: RTCRtpCodecParameters, config: { receiverReportLoop?: boolean } = {}) {
+    const receiver = new RTCRtpReceiver(config as never, 'video', 0x9999);
     const sent: RtcpPacket[] = [];
     receiver.setDtlsTransport({ sendRtcp: async (packets: RtcpPacket[]) => void sent.push(...packets) } as never);
     receiver.prepareReceive({ codecs: [codec], encodings: [], headerExtensions: [] } as never);
@@ -111,6 +112,37 @@ describe('RTCRtpReceiver.handleRTP (patch 014)', () => {
       expect(internals(receiver).nack.lostSeqNumbers).toEqual([12, 13]);
     } finally {
       receiver.stop();
+    }
+  });
+
+  it('gives its reception report blocks, the highest sequence number extended across a wrap (patch 017)', () => {
+    const { receiver } = receiverWith(vp8('none'));
+    try {
+      for (const seq of [65533, 65534, 65535, 0, 2]) receiver.handleRtpBySsrc(packet(seq), {});
+      const [block, ...others] = receiver.receptionReports();
+      expect(others).toEqual([]);
+      expect(block).toMatchObject({ ssrc: SSRC, highestSequence: 65536 + 2, packetsLost: 1 });
+      // One of six expected since the start: 256 / 6, rounded down.
+      expect(block?.fractionLost).toBe(42);
+      receiver.handleRtpBySsrc(packet(3), {});
+      // The fraction counts since the last call: none lost since.
+      expect(receiver.receptionReports()[0]).toMatchObject({ highestSequence: 65536 + 3, packetsLost: 1, fractionLost: 0 });
+    } finally {
+      receiver.stop();
+    }
+  });
+
+  it('starts no report loop of its own when its connection leaves reports to the application (receiverReportLoop: false, patch 017)', () => {
+    const own = receiverWith(vp8('none'), { receiverReportLoop: false });
+    const werifts = receiverWith(vp8('none'));
+    try {
+      own.receiver.handleRtpBySsrc(packet(1), {});
+      werifts.receiver.handleRtpBySsrc(packet(1), {});
+      expect(internals(own.receiver).rtcpRunning).toBe(false);
+      expect(internals(werifts.receiver).rtcpRunning).toBe(true);
+    } finally {
+      own.receiver.stop();
+      werifts.receiver.stop();
     }
   });
 

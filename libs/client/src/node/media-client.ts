@@ -105,9 +105,10 @@ function remoteTrack(transceiver: RTCRtpTransceiver, kind: MediaKind): RemoteTra
 
 function weriftPeer(pc: RTCPeerConnection): PeerAdapter<Publication, RemoteTrack> {
   // A connection built with `receiverReportLoop: false` (the default peer is)
-  // reports what it receives here: one compound a second for all its receive
-  // slots, as a browser does, instead of werift's report per slot.
-  const reporter = pc.config.receiverReportLoop === false ? new ConnectionReporter(pc, () => []) : undefined;
+  // reports what it receives here: one compound about once a second for all
+  // its receive slots, as a browser does, instead of werift's report per
+  // slot. (Its senders' SRs still come from werift, one per sender.)
+  const reporter = new ConnectionReporter(pc, () => []);
   return {
     addSender: ({ track }) => pc.addTransceiver(track, { direction: 'sendonly' }),
     addReceiver: (kind) => remoteTrack(pc.addTransceiver(kind, { direction: 'recvonly' }), kind),
@@ -137,7 +138,7 @@ function weriftPeer(pc: RTCPeerConnection): PeerAdapter<Publication, RemoteTrack
       return pc.connectionStateChange.subscribe(listener).unSubscribe;
     },
     close: () => {
-      reporter?.close();
+      reporter.close();
       void pc.close().catch(() => undefined);
     },
   };
