@@ -45,6 +45,13 @@ function boundaries(allow) {
         onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-kit', 'type:testing'],
         bannedExternalImports: ['fastify', '@fastify/*', '@grpc/*', 'werift'],
       },
+      // The media fast path's N-API addon (libs/fastpath): below the werift
+      // adapters and the apps.
+      {
+        sourceTag: 'type:native',
+        onlyDependOnLibsWithTags: ['type:core'],
+        bannedExternalImports: ['ioredis', 'werift', '@grpc/*', 'fastify', '@fastify/*'],
+      },
       // HTTP service scaffolding shared by the apps.
       {
         sourceTag: 'type:platform',
@@ -54,7 +61,7 @@ function boundaries(allow) {
       // What the module and the Node client SDK both do with a werift connection.
       {
         sourceTag: 'type:werift-kit',
-        onlyDependOnLibsWithTags: ['type:core'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:native'],
         bannedExternalImports: ['ioredis', '@grpc/*', 'fastify', '@fastify/*'],
       },
       // The client SDK: what a participant's device runs (werift in Node, the
@@ -69,12 +76,12 @@ function boundaries(allow) {
       // Apps wire libraries together; an app never imports another app.
       {
         sourceTag: 'type:app',
-        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit'],
+        onlyDependOnLibsWithTags: ['type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit', 'type:native'],
       },
       // The all-in-one process composes the apps.
       {
         sourceTag: 'type:composite',
-        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit'],
+        onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:contract', 'type:data-access', 'type:platform', 'type:testing', 'type:client', 'type:werift-kit', 'type:native'],
       },
     ],
   };
@@ -91,10 +98,9 @@ export default [
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries([])] },
   },
   {
-    // The all-in-one process composes whole apps, the deployment checks
-    // read the apps' config specs, and the bench gives its clients the
-    // module's SRTP codecs.
-    files: ['apps/all-in-one/**/*.ts', 'tools/deploy-check/**/*.ts', 'tools/bench/**/*.ts'],
+    // The all-in-one process composes whole apps, and the deployment checks
+    // read the apps' config specs.
+    files: ['apps/all-in-one/**/*.ts', 'tools/deploy-check/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': ['error', boundaries(['@meetedge/sfu', '@meetedge/zcp', '@meetedge/dashboard'])],
     },

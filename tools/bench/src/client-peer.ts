@@ -6,11 +6,10 @@
  * ConnectionReporter a connection, as browsers send them (MediaClient makes
  * it; a bare client connection needs `reportReceived`). Apart from peers.ts
  * so that the plain forwarder's process, which takes its connections from
- * there, never loads the module.
+ * there, loads none of meetedge's werift code.
  */
 import { loadFastPath } from '@meetedge/fastpath';
-import { fastRtpDecryptor, fastSrtcpCodec } from '@meetedge/sfu';
-import { ConnectionReporter } from '@meetedge/werift-kit';
+import { ConnectionReporter, fastRtpDecryptor, fastSrtcpCodec } from '@meetedge/werift-kit';
 import type { RTCPeerConnection } from 'werift';
 import { loopbackPeer } from './peers';
 

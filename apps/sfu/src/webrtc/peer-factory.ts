@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { fastRtpDecryptor, fastSrtcpCodec } from '@meetedge/werift-kit';
 import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -19,7 +20,6 @@ import {
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { TcpMux } from './tcp-mux';
-import { fastRtpDecryptor, fastSrtcpCodec } from './srtp';
 import type { UdpMux } from './udp-mux';
 
 /** 4 MiB: holds a burst of ~3,500 full-size packets; Linux caps it at net.core.rmem_max. */
