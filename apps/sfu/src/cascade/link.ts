@@ -22,12 +22,12 @@ import { MeetedgeError, ParticipantId } from '@meetedge/core';
 import { v1 } from '@meetedge/proto';
 import type { Logger } from '@meetedge/service-kit';
 import type { TrackSource } from '@meetedge/signaling';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import { zeroTraffic, type TrafficCounters } from '../media/bandwidth';
 import type { Meeting, MeetingLink } from '../media/meeting';
 import { offererReceives, offererSends, scanOffer } from '../media/sdp';
 import { PublishedTrack, Subscription } from '../media/track';
-import { ConnectionReporter } from '@meetedge/werift-kit';
 import { gathered } from '../webrtc/gathering';
 
 type Kind = 'audio' | 'video';
@@ -116,7 +116,7 @@ export class CascadeLink implements MeetingLink {
   private exchange: ((sdp: string) => Promise<string>) | undefined;
   private answerWaiter: { resolve: (sdp: string) => void; reject: (err: Error) => void } | undefined;
   private readonly closedHandlers: ((link: CascadeLink) => void)[] = [];
-  /** The link's RTCP report once a second: its sections' sender reports with what it received. */
+  /** The link's RTCP report about once a second: its sections' sender reports with what it received. */
   private readonly reporter: ConnectionReporter;
   /** Why the link closed, once it has. */
   closeReason: string | undefined;
@@ -140,7 +140,6 @@ export class CascadeLink implements MeetingLink {
     });
     this.reporter = new ConnectionReporter(this.pc, () => [...this.slots.values()].map((slot) => slot.subscription));
   }
-
 
   // ── The meeting's side ─────────────────────────────────────────────────
 

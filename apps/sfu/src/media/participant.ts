@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { MeetedgeError, type ParticipantId, type Quality } from '@meetedge/core';
 import type { ServerMessage, TrackSource } from '@meetedge/signaling';
+import { ConnectionReporter } from '@meetedge/werift-kit';
 import {
   ReceiverEstimatedMaxBitrate,
   RtcpPayloadSpecificFeedback,
@@ -17,7 +18,6 @@ import {
   type RTCRtpTransceiver,
   type RtcpPacket,
 } from 'werift';
-import { ConnectionReporter } from '@meetedge/werift-kit';
 import { gathered } from '../webrtc/gathering';
 import type { Meeting } from './meeting';
 import { offererReceives, offererSends, scanOffer, type MediaSection } from './sdp';
@@ -75,7 +75,7 @@ export class Participant {
     readonly send: (message: ServerMessage) => void,
   ) {}
 
-  /** The connection's RTCP report once a second: the slots' sender reports with what it received (connection-reports.ts). */
+  /** The connection's RTCP report about once a second: the slots' sender reports with what it received (@meetedge/werift-kit). */
   private reporter: ConnectionReporter | undefined;
 
   private get pc(): RTCPeerConnection {
