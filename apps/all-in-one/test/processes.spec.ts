@@ -111,7 +111,10 @@ describe('all-in-one process (npm start)', () => {
     running.push(r);
     const urls = await startedUrls(r);
     expect(Object.keys(urls).sort()).toEqual(['cloud-mmr', 'dashboard', 'sfu-1', 'sfu-2', 'zcp-1', 'zcp-2']);
-    expect(r.stdout.join('')).toContain(`media sessions: ${urls['sfu-2']?.replace('http:', 'ws:')}/v1/media`);
+    // The banner follows the "started" log line; the pipe may hand it over a moment later.
+    const banner = `media sessions: ${urls['sfu-2']?.replace('http:', 'ws:')}/v1/media`;
+    await waitFor(() => r.stdout.join('').includes(banner), { description: 'the banner after the started line' });
+    expect(r.stdout.join('')).toContain(banner);
     // Both modules registered with both ZCPs over gRPC: each ZCP lists both.
     for (const zcp of ['zcp-1', 'zcp-2']) {
       await waitFor(async () => {
